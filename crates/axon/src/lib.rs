@@ -1,0 +1,1 @@
+//! neuron-axon (in progress).

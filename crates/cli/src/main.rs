@@ -1,0 +1,2 @@
+//! The `neuron` command.
+fn main() {}

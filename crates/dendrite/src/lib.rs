@@ -1,0 +1,1 @@
+//! neuron-dendrite (in progress).

@@ -1,0 +1,1 @@
+//! neuron-facade (in progress).

@@ -1,0 +1,1 @@
+//! neuron-metagraph (in progress).

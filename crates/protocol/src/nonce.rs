@@ -1,0 +1,1 @@
+//! Owned by the protocol-auth helper (in progress).

@@ -1,0 +1,1 @@
+//! Owned by the protocol-core helper (in progress).

@@ -1,0 +1,1 @@
+//! neuron-wallet (in progress).

@@ -1,0 +1,32 @@
+//! Project automation, in the rust-analyzer mould: `cargo xtask <command>`.
+//!
+//! * `codegen [--check]`: regenerate the protobuf code from `proto/` with a pure-Rust compiler.
+//! * `venv`: create the Python venv used by the interop tests (`.venv/`).
+//! * `test`: create the venv if needed, then run the whole test suite.
+
+mod codegen;
+mod interop;
+
+use std::path::{Path, PathBuf};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("codegen") => codegen::run(rest),
+        Some("venv") => interop::venv(rest),
+        Some("test") => interop::test(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <codegen [--check] | venv | test>");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
