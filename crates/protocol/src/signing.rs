@@ -219,7 +219,9 @@ pub fn parse_legacy_signature_header(value: &str) -> Result<LegacySignature<'_>,
 /// Python's `int(text)` in base 10, saturated to `i128` (values beyond it keep their
 /// sign, which is all a range or freshness check needs). `None` when Python raises.
 pub fn py_int(text: &str) -> Option<i128> {
-    let s = text.trim_matches(py_isspace);
+    // `int()` strips ASCII whitespace and non-ASCII Unicode whitespace, which is exactly
+    // Rust's `char::is_whitespace` (unlike `str.strip`, it keeps U+001C..U+001F).
+    let s = text.trim_matches(char::is_whitespace);
     let (negative, digits) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -248,8 +250,8 @@ pub fn py_int(text: &str) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
-/// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
-/// separators U+001C..U+001F.
+/// Python's `str.isspace` (used by `str.strip`) for one character: Unicode White_Space
+/// plus the ASCII separators U+001C..U+001F.
 pub(crate) fn py_isspace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
@@ -282,7 +284,8 @@ mod tests {
         assert_eq!(py_int("123"), Some(123));
         assert_eq!(py_int(" \t-0012\n"), Some(-12));
         assert_eq!(py_int("+1_000"), Some(1000));
-        assert_eq!(py_int("\u{1c}7\u{1f}"), Some(7));
+        assert_eq!(py_int("\u{a0}7\u{2003}"), Some(7));
+        assert_eq!(py_int("\u{1c}7"), None);
         assert_eq!(py_int("\u{0664}\u{0662}"), Some(42)); // Arabic-Indic digits
         assert_eq!(py_int("\u{1D7D9}"), Some(1)); // MATHEMATICAL DOUBLE-STRUCK DIGIT ONE
         for bad in [

@@ -541,3 +541,11 @@ fn config_defaults_are_documented_values() {
         .with_max_nonces_per_key(128);
     assert_eq!(strict, StrictConfig::default());
 }
+
+#[test]
+fn verifiers_can_be_shared_behind_a_mutex() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<NonceVerifier>();
+    shareable::<LegacyNonces>();
+    shareable::<neuron_protocol::signing::BtAuthVerifier>();
+}
