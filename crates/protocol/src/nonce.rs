@@ -57,6 +57,7 @@
 //! eviction of live keys, a slot collision and clock skew between the two clients). With
 //! no evictions the tombstones are all zero and have no effect.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -312,12 +313,12 @@ pub struct NonceVerifier {
 #[derive(Debug, Default)]
 struct KeyState {
     floor: u64,
-    seen: Vec<u64>,
+    seen: VecDeque<u64>,
 }
 
 impl KeyState {
     fn newest(&self) -> u64 {
-        self.seen.last().copied().unwrap_or(self.floor)
+        self.seen.back().copied().unwrap_or(self.floor)
     }
 }
 
