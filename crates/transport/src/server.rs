@@ -1,0 +1,225 @@
+//! The one-port listener: HTTP/1.1 and h2c on the same TCP port.
+//!
+//! Every accepted connection is served by hyper's protocol-detecting builder, which reads the
+//! first bytes and picks HTTP/2 when it sees the h2c preface (gRPC clients, our native
+//! dialect) and HTTP/1.1 otherwise (the Python SDK's aiohttp dendrite). Both run the same
+//! [`axum::Router`], so HTTP routes (`/{Synapse}`) and gRPC routes (`/{package.Service}/{Method}`)
+//! live side by side.
+//!
+//! Bounds: a maximum number of open connections (the listener stops accepting while it is
+//! reached), a header read timeout (slow clients that dribble header bytes are cut off), a
+//! maximum header size for both protocols, and a maximum number of concurrent HTTP/2 streams
+//! per connection. The socket peer address is attached to every request as
+//! [`axum::extract::ConnectInfo`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+/// Listener limits. Every default is documented on [`Config::new`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Maximum number of open connections; the listener pauses accepting at the limit.
+    pub max_connections: usize,
+    /// Time a client has to send the complete request head (HTTP/1.1).
+    pub header_read_timeout: Duration,
+    /// Maximum total size of request headers, both protocols.
+    pub max_header_bytes: usize,
+    /// Maximum concurrent HTTP/2 streams per connection.
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2 keep-alive ping interval (`None` disables pings).
+    pub http2_keepalive_interval: Option<Duration>,
+}
+
+impl Config {
+    /// Defaults: 4096 connections, 10 s header read timeout, 64 KiB of headers, 1024
+    /// concurrent HTTP/2 streams per connection, HTTP/2 keep-alive pings every 60 s.
+    pub fn new() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            http2_max_concurrent_streams: 1024,
+            http2_keepalive_interval: Some(Duration::from_secs(60)),
+        }
+    }
+
+    /// Sets the maximum number of open connections.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets the header read timeout.
+    pub fn with_header_read_timeout(mut self, t: Duration) -> Self {
+        self.header_read_timeout = t;
+        self
+    }
+
+    /// Sets the maximum total header size.
+    pub fn with_max_header_bytes(mut self, n: usize) -> Self {
+        self.max_header_bytes = n;
+        self
+    }
+
+    /// Sets the maximum number of concurrent HTTP/2 streams per connection.
+    pub fn with_http2_max_concurrent_streams(mut self, n: u32) -> Self {
+        self.http2_max_concurrent_streams = n;
+        self
+    }
+
+    fn builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            // hyper's minimum buffer is 8 KiB; the head must fit in it.
+            .max_buf_size(self.max_header_bytes.max(8192))
+            .keep_alive(true);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(self.http2_max_concurrent_streams)
+            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(self.http2_keepalive_interval)
+            .adaptive_window(true);
+        builder
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Serves a router on a listener; see the module docs.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Binds a TCP listener (use port 0 for an ephemeral port).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    /// Starts serving `router` on `listener` in a background task.
+    pub fn serve(listener: TcpListener, router: axum::Router, config: Config) -> ServerHandle {
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let open = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(accept_loop(listener, router, config, stop_rx, open.clone()));
+        ServerHandle {
+            local_addr,
+            stop: stop_tx,
+            task,
+            open,
+        }
+    }
+}
+
+/// A running server: its address, its open connection count and its shutdown.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    open: Arc<AtomicUsize>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Number of connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Graceful shutdown: stop accepting, let in-flight requests finish (HTTP/1.1 connections
+    /// close after their current response, HTTP/2 connections get GOAWAY), and return once
+    /// every connection has closed or `grace` has passed.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    config: Config,
+    mut stop: watch::Receiver<bool>,
+    open: Arc<AtomicUsize>,
+) {
+    let builder = config.builder();
+    let limit = Arc::new(Semaphore::new(config.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => break,
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Usually EMFILE or a connection reset during the handshake: log, back off
+                    // a moment so a descriptor shortage does not spin, and go on.
+                    tracing::debug!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(req.map(axum::body::Body::new)).await;
+                Ok::<_, Infallible>(match response {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                })
+            }
+        });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        open.fetch_add(1, Ordering::Relaxed);
+        let open = open.clone();
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                tracing::trace!(%peer, %error, "connection ended with an error");
+            }
+            open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
