@@ -1,0 +1,36 @@
+//! The legacy TensorMessage/gRPC dialect (bittensor 3.x), client side
+//! (`shared/spec/wire-legacy.md` §4, §7–§11).
+//!
+//! * [`Receptor`]: one tonic channel to one axon; signs every call (§8), maps every
+//!   failure to a [`ReturnCode`](neuron_protocol::legacy::ReturnCode) with zeros of the
+//!   synapse's documented shape (§7), keeps statistics.
+//! * [`ReceptorPool`]: receptors by hotkey, bounded, LRU eviction of idle receptors (§11).
+//! * [`TextDendrite`]: the text API (`text`, `text_causal_lm`, `text_causal_lm_next`,
+//!   `text_last_hidden_state`, `generate`, `format_text_inputs`) over candle tensors,
+//!   endpoint-major results, plus [`TextDendrite::forward_autograd`] and its
+//!   [`BackwardHandle`] (see [`autograd`]).
+//! * [`Metrics`]: prometheus-client counters and histograms.
+//!
+//! Per-synapse encoding, checks and decoding come from `neuron_legacy::SynapseSpec`.
+
+pub mod autograd;
+mod endpoint;
+mod error;
+mod inputs;
+mod metrics;
+mod pool;
+mod receptor;
+mod stats;
+mod text;
+mod tokenizer;
+
+pub use autograd::{BackwardHandle, BackwardMode, BackwardResult};
+pub use endpoint::{DUMMY_HOTKEY, ENDPOINT_BUFFER_SIZE, Endpoint};
+pub use error::{Error, Result};
+pub use inputs::{Endpoints, TextInputs, format_text_inputs};
+pub use metrics::{CodeLabel, Metrics};
+pub use pool::{DEFAULT_MAX_ACTIVE_RECEPTORS, ReceptorPool};
+pub use receptor::{Config as ReceptorConfig, Outcome, Receptor, State};
+pub use stats::Stats;
+pub use text::{Config, DEFAULT_TIMEOUT, Generated, Mask, TextDendrite, TextOutput};
+pub use tokenizer::{PAD_ID, Tokenizer};
