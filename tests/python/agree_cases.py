@@ -133,6 +133,8 @@ SPECIAL_FLOATS = [
     2.0 / 3, 1.5, 2.0, 100.0, 0.5, 2.0**53, 2.0**53 + 2, 2.0**63, -(2.0**63), 2.0**64,
     1e308, 1e-308, 1e-320, 4.9406564584124654e-324, 1.1, 3.14159, 2.718281828459045,
     12.0, 0.001, 123.456, 1e21, 1e-6, 5e-5, math.pi * 1e15, math.pi * 1e16,
+    # two shortest candidates equally near: repr takes the even one (…0.2, not …0.3)
+    1000000000000000.25, 1000000000000000.75, 2.5e-323, 4.4e-323,
 ]
 
 
@@ -146,6 +148,8 @@ def random_float(rng: random.Random) -> float:
         return bits_to_float((rng.getrandbits(1) << 63) | rng.randrange(1, 1 << 52))
     if kind == 3:  # integral
         return float(rng.randrange(-(2**60), 2**60) >> rng.randrange(0, 60))
+    if kind == 4 and rng.random() < 0.25:  # ties between two 17-digit shortest candidates
+        return float(rng.randrange(10**15, 2**50)) + rng.choice([0.25, 0.75])
     if kind == 4:  # around the repr exponent switches
         base = rng.choice([1e16, 1e-4, 1e-5, 1e15, 1e17])
         x = base
@@ -321,6 +325,7 @@ def build_case(case_id: int, cls: type, fields: list[dict], values: dict[str, An
             "field_hash": get_hash(text),
         })
     d, a = syn.dendrite, syn.axon
+    finite = not sdkpeer.has_non_finite(dumped)
     return {
         "id": case_id,
         "class": cls.__name__,
@@ -329,8 +334,11 @@ def build_case(case_id: int, cls: type, fields: list[dict], values: dict[str, An
         "fields": out_fields,
         "dendrite": dendrite,
         "axon": axon,
-        "finite": not sdkpeer.has_non_finite(dumped),
+        "finite": finite,
         "body": body,
+        # what an SDK axon (FastAPI/Starlette JSONResponse) writes; JSON cannot carry NaN/inf
+        "body_compact": json.dumps(dumped, ensure_ascii=False, allow_nan=False,
+                                   separators=(",", ":")) if finite else None,
         "body_hash": body_hash,
         "headers": headers,
         "signing_message": f"{d.nonce}.{d.hotkey}.{a.hotkey}.{d.uuid}.{body_hash}",

@@ -157,7 +157,8 @@ def sign_hex(kp: Keypair, message: bytes) -> str:
 # ---------------------------------------------------------------------------------
 # Values with exact floats: JSON cannot carry NaN/inf, nor tell 2 from 2.0 once a
 # parser has had it. A "typed" tree tags every node:
-#   {"t": "none"} | {"t": "bool", "v": b} | {"t": "int", "v": i} | {"t": "str", "v": s}
+#   {"t": "none"} | {"t": "bool", "v": b} | {"t": "int", "v": i}
+#   {"t": "str", "v": s, "repr": "<python repr>"}
 #   {"t": "float", "bits": "<16 hex digits of the IEEE-754 bits>", "repr": "<python repr>"}
 #   {"t": "list", "v": [typed...]} | {"t": "dict", "v": [[key, typed]...]}  (insertion order)
 
@@ -180,7 +181,7 @@ def to_typed(v: Any) -> dict:
     if isinstance(v, float):
         return {"t": "float", "bits": float_bits(v), "repr": repr(v)}
     if isinstance(v, str):
-        return {"t": "str", "v": v}
+        return {"t": "str", "v": v, "repr": repr(v)}
     if isinstance(v, (list, tuple)):
         return {"t": "list", "v": [to_typed(x) for x in v]}
     if isinstance(v, dict):
