@@ -8,7 +8,6 @@ sends the requests in order, byte for byte, and prints one JSON line
 `[{"id": ..., "status": <HTTP status>}, ...]`. Exits when stdin closes.
 """
 
-from __future__ import annotations
 
 import http.client
 import json

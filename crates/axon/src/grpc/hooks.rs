@@ -1,0 +1,45 @@
+//! The owner's hooks and callbacks, type-erased.
+
+use std::sync::Arc;
+
+use candle_core::Tensor;
+use futures::future::BoxFuture;
+use neuron_legacy::SynapseSpec;
+use neuron_protocol::legacy::RequestType;
+
+use crate::Caller;
+
+/// Blacklist hook: `true` refuses the call (`UNAUTHENTICATED`, "Request type is
+/// blacklisted"). Runs after the signature verified.
+pub type BlacklistFn = Arc<dyn Fn(&Caller, RequestType) -> bool + Send + Sync>;
+
+/// Priority hook: higher runs first among the waiting calls. Gets the decoded inputs of
+/// every synapse that decoded.
+pub type PriorityFn = Arc<dyn Fn(&Caller, &[Tensor], RequestType) -> f64 + Send + Sync>;
+
+/// Synapse check (upstream `synapse_checks`): `false` answers that synapse with
+/// UnknownException "Synapse Check Failed".
+pub type SynapseCheckFn = Arc<dyn Fn(&Caller, &SynapseSpec, &Tensor) -> bool + Send + Sync>;
+
+/// What a forward callback returns: the model output, or an error text for the caller.
+pub type Output = Result<Tensor, String>;
+
+/// A forward callback of one synapse type.
+#[derive(Clone)]
+pub(crate) enum Callback {
+    /// Awaited on the handler's task.
+    Async(Arc<dyn Fn(Caller, Tensor, SynapseSpec) -> BoxFuture<'static, Output> + Send + Sync>),
+    /// Run on tokio's blocking pool.
+    Blocking(Arc<dyn Fn(Caller, Tensor, SynapseSpec) -> Output + Send + Sync>),
+}
+
+/// The backward callback: `(caller, inputs, decoded grads, synapse)`.
+#[derive(Clone)]
+pub(crate) enum BackwardCallback {
+    /// Awaited on the handler's task.
+    Async(
+        Arc<dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> BoxFuture<'static, Result<(), String>> + Send + Sync>,
+    ),
+    /// Run on tokio's blocking pool.
+    Blocking(Arc<dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> Result<(), String> + Send + Sync>),
+}
