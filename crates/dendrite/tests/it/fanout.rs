@@ -75,7 +75,7 @@ async fn forward_stream_yields_as_completed() {
 #[tokio::test]
 async fn quorum_returns_early_and_cancels_stragglers() {
     let fast_a = TestAxon::start(Mode::Echo, Duration::ZERO).await;
-    let fast_b = TestAxon::start(Mode::Echo, Duration::from_millis(20)).await;
+    let fast_b = TestAxon::start(Mode::Echo, Duration::from_millis(200)).await;
     let slow = TestAxon::start(Mode::Echo, Duration::from_secs(30)).await;
     let axons = [
         axon_at(slow.addr),
