@@ -41,3 +41,5 @@ pub use dendrite::Dendrite;
 pub use error::Failure;
 pub use response::{Response, StreamEvent};
 pub use timings::Timings;
+
+pub mod grpc;

@@ -81,7 +81,11 @@ impl BackwardHandle {
     ) -> Result<Self> {
         let vars = outputs
             .iter()
-            .map(|row| row.iter().map(|t| Var::from_tensor(t).map_err(Error::from)).collect())
+            .map(|row| {
+                row.iter()
+                    .map(|t| Var::from_tensor(t).map_err(Error::from))
+                    .collect()
+            })
             .collect::<Result<Vec<Vec<Var>>>>()?;
         Ok(Self {
             pool,
@@ -128,14 +132,23 @@ impl BackwardHandle {
         let input_grads = self
             .inputs
             .iter()
-            .map(|x| x.to_dtype(candle_core::DType::F32).and_then(|x| x.zeros_like()))
+            .map(|x| {
+                x.to_dtype(candle_core::DType::F32)
+                    .and_then(|x| x.zeros_like())
+            })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let codes = match self.mode {
             BackwardMode::Off => Vec::new(),
             BackwardMode::Await => {
                 let outcomes = self
                     .pool
-                    .backward(&self.endpoints, &self.synapses, &self.inputs, &grads, self.timeout)
+                    .backward(
+                        &self.endpoints,
+                        &self.synapses,
+                        &self.inputs,
+                        &grads,
+                        self.timeout,
+                    )
                     .await?;
                 outcomes.into_iter().map(|o| o.codes).collect()
             }
@@ -151,7 +164,10 @@ impl BackwardHandle {
                     } = self;
                     tokio::spawn(async move {
                         let _permit = permit;
-                        if let Err(e) = pool.backward(&endpoints, &synapses, &inputs, &grads, timeout).await {
+                        if let Err(e) = pool
+                            .backward(&endpoints, &synapses, &inputs, &grads, timeout)
+                            .await
+                        {
                             tracing::debug!(error = %e, "background backward failed");
                         }
                     });

@@ -178,12 +178,15 @@ impl Endpoint {
         let bytes: Vec<u8> = values
             .iter()
             .take_while(|&&b| b != -1)
-            .map(|&b| u8::try_from(b).map_err(|_| Error::Endpoint(format!("byte {b} out of range"))))
+            .map(|&b| {
+                u8::try_from(b).map_err(|_| Error::Endpoint(format!("byte {b} out of range")))
+            })
             .collect::<Result<_>>()?;
         if bytes.is_empty() {
             return Ok(Self::dummy());
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| Error::Endpoint("json is not utf-8".into()))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| Error::Endpoint("json is not utf-8".into()))?;
         Self::from_json(text)
     }
 }

@@ -53,7 +53,9 @@ impl Endpoints {
             Endpoints::Many(v) => Ok(v),
             Endpoints::Tensor(t) => match t.dims() {
                 [ENDPOINT_BUFFER_SIZE] => Ok(vec![Endpoint::from_tensor(&t)?]),
-                [n, ENDPOINT_BUFFER_SIZE] => (0..*n).map(|i| Endpoint::from_tensor(&t.get(i)?)).collect(),
+                [n, ENDPOINT_BUFFER_SIZE] => {
+                    (0..*n).map(|i| Endpoint::from_tensor(&t.get(i)?)).collect()
+                }
                 d => Err(Error::Endpoint(format!("endpoint tensor shape {d:?}"))),
             },
             Endpoints::Tensors(v) => v.iter().map(Endpoint::from_tensor).collect(),
@@ -112,7 +114,9 @@ fn as_tokens(t: &Tensor) -> Result<Tensor> {
     match t.rank() {
         1 => Ok(t.unsqueeze(0)?),
         2 => Ok(t),
-        r => Err(Error::Inputs(format!("token tensor of rank {r}, expected 1 or 2"))),
+        r => Err(Error::Inputs(format!(
+            "token tensor of rank {r}, expected 1 or 2"
+        ))),
     }
 }
 
@@ -135,7 +139,9 @@ pub fn format_text_inputs(
                     actual: t.dim(0)?,
                 });
             }
-            (0..n).map(|i| as_tokens(&t.get(i)?)).collect::<Result<_>>()?
+            (0..n)
+                .map(|i| as_tokens(&t.get(i)?))
+                .collect::<Result<_>>()?
         }
         TextInputs::Tensor(t) => vec![as_tokens(&t)?; n],
         TextInputs::Tensors(v) => {

@@ -53,25 +53,50 @@ impl Metrics {
     /// `dendrite_bytes_out`, `dendrite_bytes_in`, `dendrite_latency_seconds`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register("dendrite_calls", "Endpoint calls", self.calls.clone());
-        registry.register("dendrite_codes", "Synapse results by return code", self.codes.clone());
-        registry.register("dendrite_failures", "Synapse results other than Success", self.failures.clone());
-        registry.register("dendrite_bytes_out", "Request bytes sent", self.bytes_out.clone());
-        registry.register("dendrite_bytes_in", "Reply bytes received", self.bytes_in.clone());
-        registry.register("dendrite_latency_seconds", "Per-endpoint latency", self.latency.clone());
+        registry.register(
+            "dendrite_codes",
+            "Synapse results by return code",
+            self.codes.clone(),
+        );
+        registry.register(
+            "dendrite_failures",
+            "Synapse results other than Success",
+            self.failures.clone(),
+        );
+        registry.register(
+            "dendrite_bytes_out",
+            "Request bytes sent",
+            self.bytes_out.clone(),
+        );
+        registry.register(
+            "dendrite_bytes_in",
+            "Reply bytes received",
+            self.bytes_in.clone(),
+        );
+        registry.register(
+            "dendrite_latency_seconds",
+            "Per-endpoint latency",
+            self.latency.clone(),
+        );
     }
 
     /// Records one endpoint's outcome.
     pub fn observe(&self, outcome: &Outcome) {
         self.calls.inc();
         for code in &outcome.codes {
-            self.codes.get_or_create(&CodeLabel { code: code.name().into() }).inc();
+            self.codes
+                .get_or_create(&CodeLabel {
+                    code: code.name().into(),
+                })
+                .inc();
             if *code != ReturnCode::Success {
                 self.failures.inc();
             }
         }
         self.bytes_out.inc_by(outcome.bytes_out as u64);
         self.bytes_in.inc_by(outcome.bytes_in as u64);
-        self.latency.observe(outcome.times.iter().copied().fold(0.0, f64::max));
+        self.latency
+            .observe(outcome.times.iter().copied().fold(0.0, f64::max));
     }
 
     /// The Prometheus text exposition of these metrics alone.

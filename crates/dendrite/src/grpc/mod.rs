@@ -14,6 +14,7 @@
 //! Per-synapse encoding, checks and decoding come from `neuron_legacy::SynapseSpec`.
 
 pub mod autograd;
+mod clock;
 mod endpoint;
 mod error;
 mod inputs;
@@ -25,6 +26,7 @@ mod text;
 mod tokenizer;
 
 pub use autograd::{BackwardHandle, BackwardMode, BackwardResult};
+pub use clock::NonceClock;
 pub use endpoint::{DUMMY_HOTKEY, ENDPOINT_BUFFER_SIZE, Endpoint};
 pub use error::{Error, Result};
 pub use inputs::{Endpoints, TextInputs, format_text_inputs};

@@ -56,7 +56,9 @@ impl ReceptorPool {
 
     fn map(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // Poisoning only means a panic elsewhere mid-update of plain data.
-        self.receptors.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.receptors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The signing keypair.
@@ -81,7 +83,10 @@ impl ReceptorPool {
 
     /// Connectivity per hotkey.
     pub fn receptors_state(&self) -> HashMap<String, State> {
-        self.map().iter().map(|(k, e)| (k.clone(), e.receptor.state())).collect()
+        self.map()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.receptor.state()))
+            .collect()
     }
 
     /// The receptor of `endpoint`, created (or replaced, if its address changed) as needed.
@@ -90,7 +95,8 @@ impl ReceptorPool {
         let mut map = self.map();
         if let Some(entry) = map.get_mut(&endpoint.hotkey) {
             let old = entry.receptor.endpoint();
-            if old.ip == endpoint.ip && old.port == endpoint.port && old.version == endpoint.version {
+            if old.ip == endpoint.ip && old.port == endpoint.port && old.version == endpoint.version
+            {
                 entry.last_used = Instant::now();
                 return Ok(entry.receptor.clone());
             }
@@ -101,7 +107,11 @@ impl ReceptorPool {
         if map.len() >= self.max_active {
             Self::evict(&mut map, self.max_active - 1);
         }
-        let receptor = Arc::new(Receptor::new(endpoint.clone(), self.keypair.clone(), self.config.clone())?);
+        let receptor = Arc::new(Receptor::new(
+            endpoint.clone(),
+            self.keypair.clone(),
+            self.config.clone(),
+        )?);
         map.insert(
             endpoint.hotkey.clone(),
             Entry {
@@ -140,8 +150,14 @@ impl ReceptorPool {
         timeout: Duration,
     ) -> Result<Vec<Outcome>> {
         check_len("inputs per endpoint", endpoints.len(), inputs.len())?;
-        let receptors = endpoints.iter().map(|e| self.receptor(e)).collect::<Result<Vec<_>>>()?;
-        let calls = receptors.iter().zip(inputs).map(|(r, x)| r.forward(synapses, x, timeout));
+        let receptors = endpoints
+            .iter()
+            .map(|e| self.receptor(e))
+            .collect::<Result<Vec<_>>>()?;
+        let calls = receptors
+            .iter()
+            .zip(inputs)
+            .map(|(r, x)| r.forward(synapses, x, timeout));
         let outcomes = join_all(calls).await;
         drop(receptors);
         self.trim();
@@ -162,13 +178,19 @@ impl ReceptorPool {
         for g in grads {
             check_len("gradients per synapse", synapses.len(), g.len())?;
         }
-        let receptors = endpoints.iter().map(|e| self.receptor(e)).collect::<Result<Vec<_>>>()?;
+        let receptors = endpoints
+            .iter()
+            .map(|e| self.receptor(e))
+            .collect::<Result<Vec<_>>>()?;
         let calls = receptors
             .iter()
             .zip(inputs)
             .zip(grads)
             .map(|((r, x), g)| r.backward(synapses, x, g, timeout));
-        let outcomes = join_all(calls).await.into_iter().collect::<Result<Vec<_>>>()?;
+        let outcomes = join_all(calls)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         drop(receptors);
         self.trim();
         Ok(outcomes)
@@ -179,7 +201,11 @@ fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<()> {
     if expected == actual {
         Ok(())
     } else {
-        Err(Error::Length { what, expected, actual })
+        Err(Error::Length {
+            what,
+            expected,
+            actual,
+        })
     }
 }
 

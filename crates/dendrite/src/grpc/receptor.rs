@@ -16,10 +16,10 @@ use tokio::sync::Semaphore;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Channel;
 
+use super::clock::NonceClock as Clock;
 use super::endpoint::Endpoint;
 use super::error::{Error, Result};
 use super::stats::{Rpc, Stats};
-use crate::Clock;
 
 /// Settings of a [`Receptor`].
 ///
@@ -27,7 +27,7 @@ use crate::Clock;
 /// |---|---|
 /// | `max_concurrent` | 10 calls in flight (upstream `max_processes`) |
 /// | `limits` | [`Limits::DEFAULT`], applied to every decoded reply tensor |
-/// | `clock` | [`Clock::system`], the nonce source |
+/// | `clock` | [`NonceClock::monotonic`](super::NonceClock::monotonic), the nonce source |
 /// | `strict_nonce` | `true`: nonce = max(clock, last + 1) per receptor |
 /// | `connect_timeout` | 5 s |
 /// | `max_message_bytes` | 64 MiB per reply |
@@ -54,7 +54,7 @@ impl Config {
         Self {
             max_concurrent: 10,
             limits: Limits::DEFAULT,
-            clock: Clock::system(),
+            clock: Clock::monotonic(),
             strict_nonce: true,
             connect_timeout: Duration::from_secs(5),
             max_message_bytes: 64 << 20,
@@ -149,7 +149,11 @@ impl Outcome {
     }
 
     fn set(&mut self, i: usize, code: ReturnCode, message: String, time: f64) {
-        if let (Some(c), Some(m), Some(t)) = (self.codes.get_mut(i), self.messages.get_mut(i), self.times.get_mut(i)) {
+        if let (Some(c), Some(m), Some(t)) = (
+            self.codes.get_mut(i),
+            self.messages.get_mut(i),
+            self.times.get_mut(i),
+        ) {
             *c = code;
             *m = message;
             *t = time;
@@ -259,7 +263,12 @@ impl Receptor {
         let mut prev = self.last_nonce.load(Ordering::Relaxed);
         loop {
             let next = now.max(prev.saturating_add(1));
-            match self.last_nonce.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match self.last_nonce.compare_exchange_weak(
+                prev,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return next,
                 Err(seen) => prev = seen,
             }
@@ -272,7 +281,8 @@ impl Receptor {
         let nonce = self.next_nonce();
         let sender = self.keypair.ss58();
         if self.endpoint.version >= 360 {
-            let message = signing::legacy_v2_message(nonce, sender, &self.endpoint.hotkey, &self.uid);
+            let message =
+                signing::legacy_v2_message(nonce, sender, &self.endpoint.hotkey, &self.uid);
             let signature = self.keypair.sign(message.as_bytes());
             signing::legacy_v2_header(nonce, sender, &signature.0, &self.uid)
         } else {
@@ -282,26 +292,48 @@ impl Receptor {
         }
     }
 
-    fn request(&self, message: TensorMessage, rpc: Rpc, timeout: Duration) -> Result<tonic::Request<TensorMessage>, String> {
+    fn request(
+        &self,
+        message: TensorMessage,
+        rpc: Rpc,
+        timeout: Duration,
+    ) -> Result<tonic::Request<TensorMessage>, String> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
         let signature = MetadataValue::try_from(self.sign()).map_err(|e| e.to_string())?;
         let md = request.metadata_mut();
-        md.insert(metadata::AUTH_HEADER, MetadataValue::from_static(metadata::AUTH_HEADER_VALUE));
+        md.insert(
+            metadata::AUTH_HEADER,
+            MetadataValue::from_static(metadata::AUTH_HEADER_VALUE),
+        );
         md.insert(metadata::SIGNATURE, signature);
         md.insert(metadata::VERSION, MetadataValue::from(legacy::VERSION));
         let kind = if rpc == Rpc::Forward { "1" } else { "2" };
-        md.insert(MetadataKey::from_static(metadata::REQUEST_TYPE), MetadataValue::from_static(kind));
+        md.insert(
+            MetadataKey::from_static(metadata::REQUEST_TYPE),
+            MetadataValue::from_static(kind),
+        );
         Ok(request)
     }
 
     /// Forward: one tensor per synapse, all carrying `inputs` (int64 `[B, S]`).
-    pub async fn forward(&self, synapses: &[SynapseSpec], inputs: &Tensor, timeout: Duration) -> Outcome {
-        self.call(Rpc::Forward, synapses, inputs, None, timeout).await
+    pub async fn forward(
+        &self,
+        synapses: &[SynapseSpec],
+        inputs: &Tensor,
+        timeout: Duration,
+    ) -> Outcome {
+        self.call(Rpc::Forward, synapses, inputs, None, timeout)
+            .await
     }
 
     /// Alias of [`Receptor::forward`] (upstream `async_forward`).
-    pub async fn async_forward(&self, synapses: &[SynapseSpec], inputs: &Tensor, timeout: Duration) -> Outcome {
+    pub async fn async_forward(
+        &self,
+        synapses: &[SynapseSpec],
+        inputs: &Tensor,
+        timeout: Duration,
+    ) -> Outcome {
         self.forward(synapses, inputs, timeout).await
     }
 
@@ -321,7 +353,9 @@ impl Receptor {
                 actual: grads.len(),
             });
         }
-        Ok(self.call(Rpc::Backward, synapses, inputs, Some(grads), timeout).await)
+        Ok(self
+            .call(Rpc::Backward, synapses, inputs, Some(grads), timeout)
+            .await)
     }
 
     /// Alias of [`Receptor::backward`] (upstream `async_backward`).
@@ -366,9 +400,11 @@ impl Receptor {
         let mut tensors = Vec::with_capacity(2 * n);
         let mut grad_tensors = Vec::with_capacity(n);
         for (i, spec) in synapses.iter().enumerate() {
-            let encoded = spec.encode_request_detailed(inputs).and_then(|t| match grads.and_then(|g| g.get(i)) {
-                Some(g) => spec.encode_grad_detailed(inputs, g).map(|g| (t, Some(g))),
-                None => Ok((t, None)),
+            let encoded = spec.encode_request_detailed(inputs).and_then(|t| {
+                match grads.and_then(|g| g.get(i)) {
+                    Some(g) => spec.encode_grad_detailed(inputs, g).map(|g| (t, Some(g))),
+                    None => Ok((t, None)),
+                }
             });
             match encoded {
                 Ok((t, g)) => {
@@ -387,7 +423,11 @@ impl Receptor {
             version: legacy::VERSION,
             hotkey: self.keypair.ss58().to_owned(),
             tensors,
-            synapses: sent.iter().filter_map(|&i| synapses.get(i)).map(SynapseSpec::to_wire).collect(),
+            synapses: sent
+                .iter()
+                .filter_map(|&i| synapses.get(i))
+                .map(SynapseSpec::to_wire)
+                .collect(),
             requires_grad: true,
             ..TensorMessage::default()
         };
@@ -419,12 +459,19 @@ impl Receptor {
             return Err((ReturnCode::Unavailable, "receptor closed".into()));
         };
         let deadline = tokio::time::Instant::from_std(start + timeout);
-        let timed_out = || (ReturnCode::Timeout, format!("GRPC request timeout after: {}s", timeout.as_secs_f64()));
+        let timed_out = || {
+            (
+                ReturnCode::Timeout,
+                format!("GRPC request timeout after: {}s", timeout.as_secs_f64()),
+            )
+        };
         let Ok(_permit) = tokio::time::timeout_at(deadline, self.semaphore.acquire()).await else {
             return Err(timed_out());
         };
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let request = self.request(message, rpc, remaining).map_err(|e| (ReturnCode::UnknownException, e))?;
+        let request = self
+            .request(message, rpc, remaining)
+            .map_err(|e| (ReturnCode::UnknownException, e))?;
         let call = async {
             match rpc {
                 Rpc::Forward => client.forward(request).await,
@@ -446,6 +493,14 @@ impl Receptor {
         match result {
             Err(_) => Err(timed_out()),
             Ok(Ok(reply)) => Ok(reply.into_inner()),
+            // tonic enforces the grpc-timeout itself and reports `Cancelled`: a failure at
+            // the deadline is a timeout whatever its status.
+            Ok(Err(status))
+                if status.code() == tonic::Code::Cancelled
+                    && tokio::time::Instant::now() + Duration::from_millis(5) >= deadline =>
+            {
+                Err(timed_out())
+            }
             Ok(Err(status)) => Err(map_status(&status)),
         }
     }
@@ -467,12 +522,23 @@ impl Receptor {
         if top != ReturnCode::Success {
             if reply.synapses.len() == sent.len() {
                 for (&i, s) in sent.iter().zip(&reply.synapses) {
-                    let code = ReturnCode::from_code(s.return_code).unwrap_or(ReturnCode::UnknownException);
-                    out.set(i, code, format!("Remote Server Failure: {}", s.message), elapsed);
+                    let code = ReturnCode::from_code(s.return_code)
+                        .unwrap_or(ReturnCode::UnknownException);
+                    out.set(
+                        i,
+                        code,
+                        format!("Remote Server Failure: {}", s.message),
+                        elapsed,
+                    );
                 }
             } else {
                 for &i in sent {
-                    out.set(i, top, format!("Remote Server Failure: {}", reply.message), elapsed);
+                    out.set(
+                        i,
+                        top,
+                        format!("Remote Server Failure: {}", reply.message),
+                        elapsed,
+                    );
                 }
             }
             return;
@@ -491,7 +557,12 @@ impl Receptor {
         // Rule 2: counts must agree.
         if reply.tensors.len() != reply.synapses.len() || reply.tensors.len() != sent.len() {
             for &i in sent {
-                out.set(i, ReturnCode::ResponseShapeException, "Responses do not match synapses".into(), elapsed);
+                out.set(
+                    i,
+                    ReturnCode::ResponseShapeException,
+                    "Responses do not match synapses".into(),
+                    elapsed,
+                );
             }
             return;
         }
@@ -499,11 +570,21 @@ impl Receptor {
         for ((&i, s), t) in sent.iter().zip(&reply.synapses).zip(&reply.tensors) {
             let code = ReturnCode::from_code(s.return_code).unwrap_or(ReturnCode::UnknownException);
             if code != ReturnCode::Success {
-                out.set(i, code, format!("Remote Server Failure: {}", s.message), elapsed);
+                out.set(
+                    i,
+                    code,
+                    format!("Remote Server Failure: {}", s.message),
+                    elapsed,
+                );
                 continue;
             }
-            let Some(spec) = synapses.get(i) else { continue };
-            match spec.decode_response_detailed(inputs, t, &self.config.limits).and_then(nan_to_zero) {
+            let Some(spec) = synapses.get(i) else {
+                continue;
+            };
+            match spec
+                .decode_response_detailed(inputs, t, &self.config.limits)
+                .and_then(nan_to_zero)
+            {
                 Ok(decoded) => {
                     if let Some(slot) = out.outputs.get_mut(i) {
                         *slot = decoded;
@@ -516,16 +597,20 @@ impl Receptor {
     }
 
     fn finish(&self, rpc: Rpc, out: Outcome, start: Instant) -> Outcome {
-        lock(&self.stats).record(rpc, &out.codes, start.elapsed(), out.bytes_out, out.bytes_in);
+        lock(&self.stats).record(
+            rpc,
+            &out.codes,
+            start.elapsed(),
+            out.bytes_out,
+            out.bytes_in,
+        );
         out
     }
 }
 
-/// The zeros a synapse yields on failure; an empty tensor when `inputs` is unusable.
+/// The zeros a synapse yields on failure (an empty tensor when `inputs` is unusable).
 fn zeros_of(spec: &SynapseSpec, inputs: &Tensor) -> Tensor {
     spec.zeros(inputs)
-        .or_else(|_| Tensor::zeros(0, candle_core::DType::F32, inputs.device()))
-        .unwrap_or_else(|_| inputs.clone())
 }
 
 fn nan_to_zero(t: Tensor) -> std::result::Result<Tensor, Failure> {
@@ -543,7 +628,10 @@ fn map_status(status: &tonic::Status) -> (ReturnCode, String) {
     let (code, prefix) = match status.code() {
         tonic::Code::DeadlineExceeded => (ReturnCode::Timeout, "grpc.StatusCode.DEADLINE_EXCEEDED"),
         tonic::Code::Unavailable => (ReturnCode::Unavailable, "grpc.StatusCode.UNAVAILABLE"),
-        tonic::Code::Unauthenticated => (ReturnCode::Unauthenticated, "grpc.StatusCode.UNAUTHENTICATED"),
+        tonic::Code::Unauthenticated => (
+            ReturnCode::Unauthenticated,
+            "grpc.StatusCode.UNAUTHENTICATED",
+        ),
         _ => (ReturnCode::UnknownException, "GRPC error code"),
     };
     (code, format!("{prefix}: {}", status.message()))

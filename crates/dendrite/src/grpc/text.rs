@@ -8,8 +8,8 @@ use neuron_legacy::{Seq2SeqArgs, SynapseSpec};
 use neuron_protocol::legacy::ReturnCode;
 use neuron_wallet::Keypair;
 
-use super::endpoint::Endpoint;
 use super::autograd::{BackwardHandle, BackwardMode};
+use super::endpoint::Endpoint;
 use super::error::Result;
 use super::inputs::{Endpoints, TextInputs, format_text_inputs};
 use super::metrics::Metrics;
@@ -158,7 +158,11 @@ pub struct TextDendrite {
 impl TextDendrite {
     /// A dendrite signing as `keypair`.
     pub fn new(keypair: Keypair, config: Config) -> Self {
-        let pool = ReceptorPool::with_max_active(Arc::new(keypair), config.receptor.clone(), config.max_active_receptors);
+        let pool = ReceptorPool::with_max_active(
+            Arc::new(keypair),
+            config.receptor.clone(),
+            config.max_active_receptors,
+        );
         Self::with_pool(Arc::new(pool), config)
     }
 
@@ -168,7 +172,9 @@ impl TextDendrite {
             pool,
             tokenizer: Tokenizer::gpt2(),
             metrics: Metrics::new(),
-            background: Arc::new(tokio::sync::Semaphore::new(config.max_background_backwards.max(1))),
+            background: Arc::new(tokio::sync::Semaphore::new(
+                config.max_background_backwards.max(1),
+            )),
             config,
         }
     }
@@ -205,7 +211,10 @@ impl TextDendrite {
         timeout: Option<Duration>,
     ) -> Result<TextOutput> {
         let timeout = timeout.unwrap_or(self.config.timeout);
-        let outcomes = self.pool.forward(endpoints, synapses, inputs, timeout).await?;
+        let outcomes = self
+            .pool
+            .forward(endpoints, synapses, inputs, timeout)
+            .await?;
         for o in &outcomes {
             self.metrics.observe(o);
         }
@@ -221,7 +230,8 @@ impl TextDendrite {
         timeout: Option<Duration>,
     ) -> Result<TextOutput> {
         let (endpoints, inputs) = self.format_text_inputs(endpoints, inputs)?;
-        self.forward_resolved(&endpoints, synapses, &inputs, timeout).await
+        self.forward_resolved(&endpoints, synapses, &inputs, timeout)
+            .await
     }
 
     /// TEXT_CAUSAL_LM (full-vocab log-probabilities `[B, S, V]` per endpoint). Returns
@@ -268,7 +278,8 @@ impl TextDendrite {
         inputs: impl Into<TextInputs>,
         timeout: Option<Duration>,
     ) -> Result<TextOutput> {
-        self.text_last_hidden_state(endpoints, inputs, Mask::None, timeout).await
+        self.text_last_hidden_state(endpoints, inputs, Mask::None, timeout)
+            .await
     }
 
     /// TEXT_SEQ_2_SEQ on `prompt`; decodes each endpoint's first sequence.
@@ -320,7 +331,9 @@ impl TextDendrite {
         timeout: Option<Duration>,
     ) -> Result<(TextOutput, BackwardHandle)> {
         let (endpoints, inputs) = self.format_text_inputs(endpoints, inputs)?;
-        let out = self.forward_resolved(&endpoints, synapses, &inputs, timeout).await?;
+        let out = self
+            .forward_resolved(&endpoints, synapses, &inputs, timeout)
+            .await?;
         let handle = BackwardHandle::new(
             self.pool.clone(),
             endpoints,
@@ -334,4 +347,3 @@ impl TextDendrite {
         Ok((out, handle))
     }
 }
-

@@ -41,7 +41,9 @@ impl Tokenizer {
             .filter_map(|&i| u32::try_from(i).ok())
             .filter(|&i| i < PAD_ID)
             .collect();
-        self.bpe.decode(&ids).map_err(|e| Error::Tokenizer(e.to_string()))
+        self.bpe
+            .decode(&ids)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
     /// int64 `[B, S]` ids of `texts`, left-padded with [`PAD_ID`] to the longest and
