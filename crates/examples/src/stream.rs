@@ -34,9 +34,14 @@ mod tests {
 
     #[test]
     fn chunks() {
-        let got: Vec<Bytes> = futures::executor::block_on(stream_count(StreamCount { n: 3 }).collect());
-        assert_eq!(got, [&b"tok0\n"[..], b"tok1\n", b"tok2\n"].map(Bytes::from_static));
-        let none: Vec<Bytes> = futures::executor::block_on(stream_count(StreamCount { n: -1 }).collect());
+        let got: Vec<Bytes> =
+            futures::executor::block_on(stream_count(StreamCount { n: 3 }).collect());
+        assert_eq!(
+            got,
+            [&b"tok0\n"[..], b"tok1\n", b"tok2\n"].map(Bytes::from_static)
+        );
+        let none: Vec<Bytes> =
+            futures::executor::block_on(stream_count(StreamCount { n: -1 }).collect());
         assert!(none.is_empty());
     }
 }

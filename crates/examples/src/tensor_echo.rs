@@ -99,8 +99,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const DOUBLED: &str = "hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAACAPwAAAEAAAEBA";
-    const INPUT: &str = "hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAAAAPwAAgD8AAMA/";
+    const DOUBLED: &str =
+        "hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAACAPwAAAEAAAEBA";
+    const INPUT: &str =
+        "hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAAAAPwAAgD8AAMA/";
 
     #[test]
     fn doubles_the_captured_tensor_byte_for_byte() {

@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use neuron_protocol::headers::{self, HeaderSynapse};
 use neuron_protocol::hash;
+use neuron_protocol::headers::{self, HeaderSynapse};
 use neuron_protocol::nonce::NonceInput;
 use neuron_protocol::signing;
 use neuron_protocol::status;
@@ -250,14 +250,15 @@ pub(crate) async fn run<T: Synapse>(
 
     // Queue by priority, then the handler, both within the deadline.
     let priority = route.priority_of(&caller, &message.fields);
-    let permit = match tokio::time::timeout_at(deadline, ctx.shared.scheduler.acquire(priority)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(QueueFull)) => {
-            Counters::bump(&ctx.counters().shed);
-            return ctx.error_with(&header, status::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
-        Err(_) => return timed_out(&ctx, &header, timeout),
-    };
+    let permit =
+        match tokio::time::timeout_at(deadline, ctx.shared.scheduler.acquire(priority)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(QueueFull)) => {
+                Counters::bump(&ctx.counters().shed);
+                return ctx.error_with(&header, status::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+            Err(_) => return timed_out(&ctx, &header, timeout),
+        };
 
     let SynapseMessage { fields, .. } = message;
     let envelope = Envelope { header, timeout };
@@ -314,7 +315,13 @@ struct Envelope {
 impl Envelope {
     /// The response synapse: the verified request terminals, our axon terminal, and the
     /// handler's fields (which echo every input).
-    fn message<T: Synapse>(&self, ctx: &Ctx, fields: T, status: u16, text: &str) -> SynapseMessage<T> {
+    fn message<T: Synapse>(
+        &self,
+        ctx: &Ctx,
+        fields: T,
+        status: u16,
+        text: &str,
+    ) -> SynapseMessage<T> {
         SynapseMessage {
             name: Some(T::NAME.to_owned()),
             timeout: Some(self.timeout.as_secs_f64()),

@@ -21,7 +21,13 @@ fn builder(status: u16) -> http::response::Builder {
 pub(crate) fn header_value(text: &str) -> HeaderValue {
     let clean: String = text
         .chars()
-        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("?"))
 }
@@ -95,9 +101,8 @@ pub(crate) fn stream(body: Body) -> Response {
     let mut response = builder(200)
         .body(body)
         .unwrap_or_else(|_| Response::new(Body::empty()));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     response
 }

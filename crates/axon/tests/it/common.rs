@@ -27,7 +27,13 @@ pub fn charlie() -> Keypair {
 }
 
 pub fn now_ns() -> u64 {
-    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap()
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    )
+    .unwrap()
 }
 
 /// A loopback test config: 127.0.0.1, port 0.
@@ -55,7 +61,13 @@ impl Req {
     /// A request for `fields` as the SDK dendrite builds it: signed by `signer` for the
     /// axon `axon_hotkey`, fresh nonce, every header of spec §3.1.
     pub fn signed<T: Synapse + Serialize>(signer: &Keypair, axon_hotkey: &str, fields: &T) -> Req {
-        Self::signed_with(signer, axon_hotkey, fields, now_ns(), &uuid::Uuid::new_v4().to_string())
+        Self::signed_with(
+            signer,
+            axon_hotkey,
+            fields,
+            now_ns(),
+            &uuid::Uuid::new_v4().to_string(),
+        )
     }
 
     pub fn signed_with<T: Synapse + Serialize>(
@@ -66,7 +78,8 @@ impl Req {
         uuid: &str,
     ) -> Req {
         let body_hash = hash::synapse_body_hash(fields).unwrap();
-        let message = signing::http_request_message(nonce, signer.ss58(), axon_hotkey, uuid, &body_hash);
+        let message =
+            signing::http_request_message(nonce, signer.ss58(), axon_hotkey, uuid, &body_hash);
         let signature = signer.sign(message.as_bytes()).to_hex();
         let mut headers = vec![
             ("name".to_owned(), T::NAME.to_owned()),
@@ -74,10 +87,16 @@ impl Req {
             ("bt_header_axon_ip".to_owned(), "127.0.0.1".to_owned()),
             ("bt_header_axon_hotkey".to_owned(), axon_hotkey.to_owned()),
             ("bt_header_dendrite_ip".to_owned(), "127.0.0.1".to_owned()),
-            ("bt_header_dendrite_version".to_owned(), "10005000".to_owned()),
+            (
+                "bt_header_dendrite_version".to_owned(),
+                "10005000".to_owned(),
+            ),
             ("bt_header_dendrite_nonce".to_owned(), nonce.to_string()),
             ("bt_header_dendrite_uuid".to_owned(), uuid.to_owned()),
-            ("bt_header_dendrite_hotkey".to_owned(), signer.ss58().to_owned()),
+            (
+                "bt_header_dendrite_hotkey".to_owned(),
+                signer.ss58().to_owned(),
+            ),
             ("bt_header_dendrite_signature".to_owned(), signature),
         ];
         for (field, empty) in T::REQUIRED_FIELDS {
@@ -139,7 +158,10 @@ impl Req {
     }
 
     /// Edits the JSON body.
-    pub fn json_edit(mut self, f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Req {
+    pub fn json_edit(
+        mut self,
+        f: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Req {
         let mut v: serde_json::Value = serde_json::from_slice(&self.body).unwrap();
         f(v.as_object_mut().unwrap());
         self.body = serde_json::to_vec(&v).unwrap();
@@ -179,17 +201,26 @@ pub async fn send(addr: SocketAddr, req: &Req) -> Resp {
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let request = builder.body(Full::new(Bytes::from(req.body.clone()))).unwrap();
+    let request = builder
+        .body(Full::new(Bytes::from(req.body.clone())))
+        .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The Python interpreter of the interop suite (env `NEURON_PYTHON`, else the workspace

@@ -20,9 +20,16 @@ fn run_client(port: u16, axon_hotkey: &str) -> Value {
     writeln!(stdin, "{args}").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "http_axon_client.py failed: {:?}", out.status);
+    assert!(
+        out.status.success(),
+        "http_axon_client.py failed: {:?}",
+        out.status
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("bad client output ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "bad client output ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
@@ -30,7 +37,9 @@ fn run_client(port: u16, axon_hotkey: &str) -> Value {
 async fn sdk_dendrite_against_rust_axon() {
     let axon = start(config(), attach_examples).await;
     let (port, hotkey) = (axon.local_addr().port(), axon.hotkey().to_owned());
-    let r = tokio::task::spawn_blocking(move || run_client(port, &hotkey)).await.unwrap();
+    let r = tokio::task::spawn_blocking(move || run_client(port, &hotkey))
+        .await
+        .unwrap();
 
     assert_eq!(r["dummy"]["status"], 200, "{r:#}");
     assert_eq!(r["dummy"]["output"], 42);
@@ -51,10 +60,21 @@ async fn sdk_dendrite_against_rust_axon() {
     assert_eq!(r["stream"]["chunks"], json!(["tok0", "tok1", "tok2"]));
 
     assert_eq!(r["wrong_axon"]["status"], 401, "{r:#}");
-    assert!(r["wrong_axon"]["message"].as_str().unwrap().starts_with("Not Verified with error: Signature mismatch"));
+    assert!(
+        r["wrong_axon"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not Verified with error: Signature mismatch")
+    );
     assert_eq!(r["blacklisted"]["status"], 403, "{r:#}");
-    assert_eq!(r["blacklisted"]["message"], "Forbidden. Key is blacklisted: test blacklist.");
+    assert_eq!(
+        r["blacklisted"]["message"],
+        "Forbidden. Key is blacklisted: test blacklist."
+    );
     assert_eq!(r["unknown"]["status"], 404, "{r:#}");
     assert_eq!(r["slow"]["status"], 408, "{r:#}");
-    assert_eq!(r["replay"], json!([{"http": 200, "header": "200"}, {"http": 401, "header": "401"}]));
+    assert_eq!(
+        r["replay"],
+        json!([{"http": 200, "header": "200"}, {"http": 401, "header": "401"}])
+    );
 }

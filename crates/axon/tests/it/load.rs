@@ -45,7 +45,11 @@ fn attach_order(axon: &mut Axon, gate: Arc<Gate>) {
 }
 
 fn gate() -> Arc<Gate> {
-    Arc::new(Gate { started: Notify::new(), release: Notify::new(), log: Mutex::new(Vec::new()) })
+    Arc::new(Gate {
+        started: Notify::new(),
+        release: Notify::new(),
+        log: Mutex::new(Vec::new()),
+    })
 }
 
 async fn wait_queued(axon: &neuron_axon::Running, n: usize) {
@@ -86,7 +90,10 @@ async fn priority_queue_orders_waiting_work() {
 async fn full_queue_sheds_load_with_503() {
     let g = gate();
     let g2 = g.clone();
-    let axon = start(config().with_workers(1).with_queue_capacity(1), move |a| attach_order(a, g2)).await;
+    let axon = start(config().with_workers(1).with_queue_capacity(1), move |a| {
+        attach_order(a, g2)
+    })
+    .await;
     let addr = axon.local_addr();
     let hotkey = axon.hotkey().to_owned();
     let req = Req::signed(&bob(), &hotkey, &Order { tag: 0 });
@@ -139,7 +146,11 @@ async fn blocking_handlers_do_not_stall_async_ones() {
     let started = Instant::now();
     let resp = send(addr, &Req::signed(&bob(), &hotkey, &Dummy::new(2))).await;
     assert_eq!(resp.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
     for s in spinners {
         assert_eq!(s.await.unwrap(), 200);
     }
@@ -157,14 +168,26 @@ fn raw_head(req: &Req, content_length: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn slow_body_dribble_is_cut_off() {
-    let axon = start(config().with_body_read_timeout(Duration::from_millis(300)), attach_examples).await;
+    let axon = start(
+        config().with_body_read_timeout(Duration::from_millis(300)),
+        attach_examples,
+    )
+    .await;
     let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(1));
-    let mut stream = tokio::net::TcpStream::connect(axon.local_addr()).await.unwrap();
-    stream.write_all(&raw_head(&req, req.body.len() + 100)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(axon.local_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(&raw_head(&req, req.body.len() + 100))
+        .await
+        .unwrap();
     stream.write_all(&req.body[..5]).await.unwrap();
     let started = Instant::now();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -181,12 +204,16 @@ async fn connection_flood_does_not_stop_service() {
     let mut idle = Vec::new();
     for _ in 0..32 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"POST /Dummy HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+        s.write_all(b"POST /Dummy HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
         idle.push(s);
     }
     let started = Instant::now();
     let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(3));
-    let resp = tokio::time::timeout(Duration::from_secs(10), send(addr, &req)).await.unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(10), send(addr, &req))
+        .await
+        .unwrap();
     assert_eq!(resp.status, 200);
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(idle);

@@ -35,7 +35,12 @@ impl SdkAxon {
             .unwrap_or_else(|e| panic!("SDK axon did not start ({e}): {line:?}"));
         assert_eq!(hello["hotkey"], alice().ss58());
         let port = u16::try_from(hello["port"].as_u64().unwrap()).unwrap();
-        SdkAxon { child, stdin, stdout, port }
+        SdkAxon {
+            child,
+            stdin,
+            stdout,
+            port,
+        }
     }
 
     fn statuses(&mut self, cases: &[(String, Req)]) -> Vec<u16> {
@@ -52,7 +57,9 @@ impl SdkAxon {
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         let out: Vec<serde_json::Value> = serde_json::from_str(&line).unwrap();
-        out.iter().map(|v| u16::try_from(v["status"].as_u64().unwrap()).unwrap()).collect()
+        out.iter()
+            .map(|v| u16::try_from(v["status"].as_u64().unwrap()).unwrap())
+            .collect()
     }
 }
 
@@ -75,9 +82,15 @@ fn cases(axon: &str) -> Vec<(String, Req)> {
     let sign = |nonce: u64| Req::signed_with(&bob, axon, &d, nonce, &uuid());
     let mut out = vec![
         ("ok".to_owned(), Req::signed(&bob, axon, &d)),
-        ("nonce_missing".to_owned(), Req::signed(&bob, axon, &d).without("bt_header_dendrite_nonce")),
+        (
+            "nonce_missing".to_owned(),
+            Req::signed(&bob, axon, &d).without("bt_header_dendrite_nonce"),
+        ),
         ("nonce_old".to_owned(), sign(now_ns() - 60_000_000_000)),
-        ("nonce_future*".to_owned(), sign(now_ns() + 3_600_000_000_000)),
+        (
+            "nonce_future*".to_owned(),
+            sign(now_ns() + 3_600_000_000_000),
+        ),
         (
             "version_missing*".to_owned(),
             Req::signed(&bob, axon, &d).without("bt_header_dendrite_version"),
@@ -86,14 +99,29 @@ fn cases(axon: &str) -> Vec<(String, Req)> {
             "signature_missing".to_owned(),
             Req::signed(&bob, axon, &d).without("bt_header_dendrite_signature"),
         ),
-        ("signature_wrong_axon".to_owned(), Req::signed(&bob, bob.ss58(), &d)),
+        (
+            "signature_wrong_axon".to_owned(),
+            Req::signed(&bob, bob.ss58(), &d),
+        ),
         (
             "signature_garbage".to_owned(),
-            Req::signed(&bob, axon, &d).header("bt_header_dendrite_signature", &format!("0x{}", "12".repeat(64))),
+            Req::signed(&bob, axon, &d).header(
+                "bt_header_dendrite_signature",
+                &format!("0x{}", "12".repeat(64)),
+            ),
         ),
-        ("path_unknown".to_owned(), Req::signed(&bob, axon, &d).path("/Unknown")),
-        ("method_put".to_owned(), Req::signed(&bob, axon, &d).method("PUT")),
-        ("json_malformed".to_owned(), Req::signed(&bob, axon, &d).body("{\"dummy_input\": ")),
+        (
+            "path_unknown".to_owned(),
+            Req::signed(&bob, axon, &d).path("/Unknown"),
+        ),
+        (
+            "method_put".to_owned(),
+            Req::signed(&bob, axon, &d).method("PUT"),
+        ),
+        (
+            "json_malformed".to_owned(),
+            Req::signed(&bob, axon, &d).body("{\"dummy_input\": "),
+        ),
         (
             "field_missing".to_owned(),
             Req::signed(&bob, axon, &d).json_edit(|m| {
@@ -102,17 +130,29 @@ fn cases(axon: &str) -> Vec<(String, Req)> {
         ),
     ];
     let no_prefix = Req::signed(&bob, axon, &d);
-    let sig = no_prefix.headers.iter().find(|(k, _)| k == "bt_header_dendrite_signature").unwrap().1.clone();
-    out.push(("signature_no_0x".to_owned(), no_prefix.header("bt_header_dendrite_signature", &sig[2..])));
+    let sig = no_prefix
+        .headers
+        .iter()
+        .find(|(k, _)| k == "bt_header_dendrite_signature")
+        .unwrap()
+        .1
+        .clone();
+    out.push((
+        "signature_no_0x".to_owned(),
+        no_prefix.header("bt_header_dendrite_signature", &sig[2..]),
+    ));
 
     // <Bytes>-wrapped signature (polkadot.js style): accepted by the SDK and by us.
     let (nonce, id) = (now_ns(), uuid());
     let h = hash::synapse_body_hash(&d).unwrap();
     let message = signing::http_request_message(nonce, bob.ss58(), axon, &id, &h);
-    let wrapped = bob.sign(&signing::bytes_wrapped(message.as_bytes())).to_hex();
+    let wrapped = bob
+        .sign(&signing::bytes_wrapped(message.as_bytes()))
+        .to_hex();
     out.push((
         "signature_bytes_wrapped".to_owned(),
-        Req::signed_with(&bob, axon, &d, nonce, &id).header("bt_header_dendrite_signature", &wrapped),
+        Req::signed_with(&bob, axon, &d, nonce, &id)
+            .header("bt_header_dendrite_signature", &wrapped),
     ));
 
     let meta = json!({"k": "v"});
@@ -169,12 +209,20 @@ async fn statuses_match_the_sdk_axon() {
         let mut report = Vec::new();
         for (((id, _), ours), theirs) in batch.iter().zip(&ours).zip(&theirs) {
             let documented = strict && id.ends_with('*');
-            let ok = if documented { *ours == 401 && *theirs == 200 } else { ours == theirs };
+            let ok = if documented {
+                *ours == 401 && *theirs == 200
+            } else {
+                ours == theirs
+            };
             if !ok {
                 report.push(format!("{id}: ours {ours}, sdk {theirs} (strict={strict})"));
             }
         }
-        assert!(report.is_empty(), "status differences:\n{}", report.join("\n"));
+        assert!(
+            report.is_empty(),
+            "status differences:\n{}",
+            report.join("\n")
+        );
         // Sanity: the table exercises the interesting statuses.
         for want in [200, 401, 404, 405, 422, 500] {
             assert!(theirs.contains(&want), "no {want} in {theirs:?}");

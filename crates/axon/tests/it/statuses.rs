@@ -29,13 +29,19 @@ async fn ok_dummy_echoes_inputs_and_sets_the_axon_terminal() {
     let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(21))
         // A client cannot choose the status by presetting it in the body.
         .json_edit(|m| {
-            m.insert("axon".into(), serde_json::json!({"status_code": 299, "status_message": "x"}));
+            m.insert(
+                "axon".into(),
+                serde_json::json!({"status_code": 299, "status_message": "x"}),
+            );
         });
     let resp = send(axon.local_addr(), &req).await;
     assert_eq!(resp.status, 200, "{:?}", resp.body);
     assert_eq!(resp.header("content-type"), Some("application/json"));
     assert_eq!(resp.header("bt_header_axon_status_code"), Some("200"));
-    assert_eq!(resp.header("bt_header_axon_status_message"), Some("Success"));
+    assert_eq!(
+        resp.header("bt_header_axon_status_message"),
+        Some("Success")
+    );
     assert_eq!(resp.header("name"), Some("Dummy"));
     let body = resp.json();
     assert_eq!(body["dummy_input"], 21);
@@ -45,25 +51,51 @@ async fn ok_dummy_echoes_inputs_and_sets_the_axon_terminal() {
     assert_eq!(body["axon"]["hotkey"], axon.hotkey());
     assert!(body["axon"]["process_time"].as_f64().unwrap() >= 0.0);
     assert_eq!(body["dendrite"]["hotkey"], bob().ss58());
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["name", "timeout", "total_size", "header_size", "dendrite", "axon", "computed_body_hash", "dummy_input", "dummy_output"]
+        [
+            "name",
+            "timeout",
+            "total_size",
+            "header_size",
+            "dendrite",
+            "axon",
+            "computed_body_hash",
+            "dummy_input",
+            "dummy_output"
+        ]
     );
 }
 
 #[tokio::test]
 async fn ok_hashed_and_tensor_echo() {
     let axon = axon().await;
-    let resp = send(axon.local_addr(), &Req::signed(&bob(), axon.hotkey(), &hashed_request())).await;
+    let resp = send(
+        axon.local_addr(),
+        &Req::signed(&bob(), axon.hotkey(), &hashed_request()),
+    )
+    .await;
     assert_eq!(resp.status, 200, "{:?}", resp.body);
     assert_eq!(resp.json()["output"], "héllo wörld|6|0.1|True|5");
     // UTF-8 is sent raw, not \u-escaped.
-    assert!(std::str::from_utf8(&resp.body).unwrap().contains("héllo wörld"));
+    assert!(
+        std::str::from_utf8(&resp.body)
+            .unwrap()
+            .contains("héllo wörld")
+    );
 
     let echo = TensorEcho {
         tensor: Some(BtTensor {
-            buffer: Some("hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAAAAPwAAgD8AAMA/".into()),
+            buffer: Some(
+                "hcQCbmTDxAR0eXBlozxmNMQEa2luZMQAxAVzaGFwZZEExARkYXRhxBAAAAAAAAAAPwAAgD8AAMA/"
+                    .into(),
+            ),
             dtype: "float32".into(),
             shape: vec![4],
         }),
@@ -71,7 +103,11 @@ async fn ok_hashed_and_tensor_echo() {
     };
     let req = Req::signed(&bob(), axon.hotkey(), &echo);
     let want_hash = "13b11199110a911b34d1b6555e4976da0c1854b05656a29739562bf54dfff2fb";
-    assert!(req.headers.iter().any(|(k, v)| k == "computed_body_hash" && v == want_hash));
+    assert!(
+        req.headers
+            .iter()
+            .any(|(k, v)| k == "computed_body_hash" && v == want_hash)
+    );
     let resp = send(axon.local_addr(), &req).await;
     assert_eq!(resp.status, 200, "{:?}", resp.body);
     assert_eq!(
@@ -87,7 +123,11 @@ async fn ok_hashed_and_tensor_echo() {
 #[tokio::test]
 async fn ok_stream() {
     let axon = axon().await;
-    let resp = send(axon.local_addr(), &Req::signed(&bob(), axon.hotkey(), &StreamCount { n: 3 })).await;
+    let resp = send(
+        axon.local_addr(),
+        &Req::signed(&bob(), axon.hotkey(), &StreamCount { n: 3 }),
+    )
+    .await;
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
     assert_eq!(resp.header("bt_header_axon_status_code"), Some("200"));
@@ -121,19 +161,40 @@ async fn unauthorized() {
     let wrong_axon = Req::signed(&bob(), bob().ss58(), &dummy);
     let (code, msg) = status_of(&axon, &wrong_axon).await;
     assert_eq!(code, 401);
-    assert!(msg.starts_with("Not Verified with error: Signature mismatch with "), "{msg}");
+    assert!(
+        msg.starts_with("Not Verified with error: Signature mismatch with "),
+        "{msg}"
+    );
 
-    let bad_sig = Req::signed(&bob(), &alice, &dummy).header("bt_header_dendrite_signature", &format!("0x{}", "ab".repeat(64)));
+    let bad_sig = Req::signed(&bob(), &alice, &dummy).header(
+        "bt_header_dendrite_signature",
+        &format!("0x{}", "ab".repeat(64)),
+    );
     assert_eq!(status_of(&axon, &bad_sig).await.0, 401);
 
     let no_sig = Req::signed(&bob(), &alice, &dummy).without("bt_header_dendrite_signature");
-    assert_eq!(status_of(&axon, &no_sig).await, (401, "Not Verified with error: Missing Signature".to_owned()));
+    assert_eq!(
+        status_of(&axon, &no_sig).await,
+        (401, "Not Verified with error: Missing Signature".to_owned())
+    );
 
     let no_prefix = Req::signed(&bob(), &alice, &dummy);
-    let sig = no_prefix.headers.iter().find(|(k, _)| k == "bt_header_dendrite_signature").unwrap().1.clone();
+    let sig = no_prefix
+        .headers
+        .iter()
+        .find(|(k, _)| k == "bt_header_dendrite_signature")
+        .unwrap()
+        .1
+        .clone();
     let no_prefix = no_prefix.header("bt_header_dendrite_signature", &sig[2..]);
     let (code, msg) = status_of(&axon, &no_prefix).await;
-    assert_eq!((code, msg.as_str()), (401, "Not Verified with error: Invalid signature format. Expected hex string."));
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            401,
+            "Not Verified with error: Invalid signature format. Expected hex string."
+        )
+    );
 
     let once = Req::signed(&bob(), &alice, &dummy);
     assert_eq!(status_of(&axon, &once).await.0, 200);
@@ -141,13 +202,25 @@ async fn unauthorized() {
     assert_eq!(code, 401, "replay");
     assert!(msg.starts_with("Not Verified with error: Nonce"), "{msg}");
 
-    let old = Req::signed_with(&bob(), &alice, &dummy, now_ns() - 60_000_000_000, "old-uuid");
+    let old = Req::signed_with(
+        &bob(),
+        &alice,
+        &dummy,
+        now_ns() - 60_000_000_000,
+        "old-uuid",
+    );
     let (code, msg) = status_of(&axon, &old).await;
     assert_eq!(code, 401);
     assert!(msg.contains("Nonce is too old"), "{msg}");
 
     // Strict policy: nonces from the future and a missing version header are refused.
-    let future = Req::signed_with(&bob(), &alice, &dummy, now_ns() + 3_600_000_000_000, "future-uuid");
+    let future = Req::signed_with(
+        &bob(),
+        &alice,
+        &dummy,
+        now_ns() + 3_600_000_000_000,
+        "future-uuid",
+    );
     assert_eq!(status_of(&axon, &future).await.0, 401);
     let no_version = Req::signed(&bob(), &alice, &dummy).without("bt_header_dendrite_version");
     assert_eq!(status_of(&axon, &no_version).await.0, 401);
@@ -161,11 +234,15 @@ async fn forbidden_uses_the_verified_hotkey() {
     let req = Req::signed(&charlie(), &alice, &Dummy::new(1));
     assert_eq!(
         status_of(&axon, &req).await,
-        (403, "Forbidden. Key is blacklisted: test blacklist.".to_owned())
+        (
+            403,
+            "Forbidden. Key is blacklisted: test blacklist.".to_owned()
+        )
     );
     // Claiming to be Charlie without Charlie's key is a 401, not a 403: the blacklist
     // never sees unverified claims.
-    let forged = Req::signed(&bob(), &alice, &Dummy::new(1)).header("bt_header_dendrite_hotkey", charlie().ss58());
+    let forged = Req::signed(&bob(), &alice, &Dummy::new(1))
+        .header("bt_header_dendrite_hotkey", charlie().ss58());
     assert_eq!(status_of(&axon, &forged).await.0, 401);
 }
 
@@ -173,7 +250,10 @@ async fn forbidden_uses_the_verified_hotkey() {
 async fn not_found_and_method_not_allowed() {
     let axon = axon().await;
     let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(1));
-    assert_eq!(status_of(&axon, &req.clone().path("/Nope")).await, (404, "Synapse not found".to_owned()));
+    assert_eq!(
+        status_of(&axon, &req.clone().path("/Nope")).await,
+        (404, "Synapse not found".to_owned())
+    );
     assert_eq!(status_of(&axon, &req.clone().path("/")).await.0, 404);
     let resp = send(axon.local_addr(), &req.clone().method("PUT")).await;
     assert_eq!(resp.status, 405);
@@ -185,7 +265,15 @@ async fn not_found_and_method_not_allowed() {
 #[tokio::test]
 async fn request_timeout_for_a_slow_handler() {
     let axon = axon().await;
-    let req = Req::signed(&bob(), axon.hotkey(), &Slow { delay_ms: 10_000, done: None }).header("timeout", "0.3");
+    let req = Req::signed(
+        &bob(),
+        axon.hotkey(),
+        &Slow {
+            delay_ms: 10_000,
+            done: None,
+        },
+    )
+    .header("timeout", "0.3");
     let started = std::time::Instant::now();
     let (code, msg) = status_of(&axon, &req).await;
     assert_eq!(code, 408);
@@ -198,7 +286,10 @@ async fn payload_too_large() {
     let axon = start(config().with_max_body_bytes(1024), attach_examples).await;
     let mut dummy = Req::signed(&bob(), axon.hotkey(), &Dummy::new(1));
     dummy = dummy.json_edit(|m| {
-        m.insert("padding".into(), serde_json::Value::String("x".repeat(4096)));
+        m.insert(
+            "padding".into(),
+            serde_json::Value::String("x".repeat(4096)),
+        );
     });
     assert_eq!(status_of(&axon, &dummy).await.0, 413);
 }
@@ -228,6 +319,7 @@ async fn unprocessable_and_internal_errors() {
     });
     assert_eq!(status_of(&axon, &mistyped).await.0, 500);
 
-    let bad_header = Req::signed(&bob(), &alice, &Dummy::new(1)).header("bt_header_dendrite_nonce", "soon");
+    let bad_header =
+        Req::signed(&bob(), &alice, &Dummy::new(1)).header("bt_header_dendrite_nonce", "soon");
     assert_eq!(status_of(&axon, &bad_header).await.0, 500);
 }
