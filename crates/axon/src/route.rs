@@ -155,12 +155,20 @@ impl<T: Synapse> TypedRoute<T> {
 /// Builder returned by the `attach*` methods: add hooks, then let it drop (at the end of
 /// the statement) to register the route.
 ///
-/// ```ignore
-/// axon.attach::<Dummy>(forward)
-///     .blacklist(|caller| if allowed(&caller.hotkey) { Ok(()) } else { Err("unknown".into()) })
-///     .priority(|caller, _| stake_of(&caller.hotkey));
 /// ```
-#[must_use = "the route is registered when the builder is dropped"]
+/// use neuron_axon::{Axon, Config};
+/// use neuron_examples::{Dummy, dummy};
+///
+/// let mut axon = Axon::new(neuron_wallet::Keypair::from_uri("//Alice")?, Config::new());
+/// axon.attach::<Dummy, _, _>(|_caller, s| async move { Ok(dummy(s)) })
+///     .blacklist(|caller| match caller.hotkey.as_str() {
+///         "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty" => Err("not welcome".into()),
+///         _ => Ok(()),
+///     })
+///     .priority(|_caller, s| s.dummy_input as f64);
+/// assert_eq!(axon.synapses(), ["Dummy", "Synapse"]);
+/// # Ok::<(), neuron_wallet::Error>(())
+/// ```
 pub struct Attach<'a, T: Synapse> {
     pub(crate) sink: &'a mut crate::axon::Routes,
     pub(crate) route: Option<TypedRoute<T>>,

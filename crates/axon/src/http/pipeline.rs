@@ -260,8 +260,11 @@ pub(crate) async fn run<T: Synapse>(
             Err(_) => return timed_out(&ctx, &header, timeout),
         };
 
-    let SynapseMessage { fields, .. } = message;
-    let envelope = Envelope { header, timeout };
+    let envelope = Envelope {
+        header,
+        echo: (message.timeout, message.total_size, message.header_size),
+    };
+    let fields = message.fields;
     let outcome = match &route.forward {
         Forward::Async(f) => {
             let fut = f(caller, fields);
@@ -309,7 +312,8 @@ pub(crate) async fn run<T: Synapse>(
 /// What the response needs from the request besides the handler's output.
 struct Envelope {
     header: HeaderSynapse,
-    timeout: Duration,
+    /// The body's `timeout`, `total_size` and `header_size`, echoed back.
+    echo: (Option<f64>, Option<i64>, Option<i64>),
 }
 
 impl Envelope {
@@ -324,9 +328,9 @@ impl Envelope {
     ) -> SynapseMessage<T> {
         SynapseMessage {
             name: Some(T::NAME.to_owned()),
-            timeout: Some(self.timeout.as_secs_f64()),
-            total_size: Some(0),
-            header_size: Some(0),
+            timeout: self.echo.0,
+            total_size: self.echo.1,
+            header_size: self.echo.2,
             dendrite: ctx.dendrite_terminal(&self.header),
             axon: ctx.axon_terminal(status, text),
             computed_body_hash: Some(String::new()),

@@ -323,3 +323,20 @@ async fn unprocessable_and_internal_errors() {
         Req::signed(&bob(), &alice, &Dummy::new(1)).header("bt_header_dendrite_nonce", "soon");
     assert_eq!(status_of(&axon, &bad_header).await.0, 500);
 }
+
+#[tokio::test]
+async fn builtin_ping_and_body_echo() {
+    let axon = axon().await;
+    let ping = Req::signed(&bob(), axon.hotkey(), &neuron_protocol::synapse::Ping {});
+    let resp = send(axon.local_addr(), &ping).await;
+    assert_eq!(resp.status, 200, "{:?}", resp.body);
+    assert_eq!(resp.header("name"), Some("Synapse"));
+    let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(5)).json_edit(|m| {
+        m.insert("timeout".into(), serde_json::json!(7.5));
+        m.insert("total_size".into(), serde_json::json!(1234));
+    });
+    let body = send(axon.local_addr(), &req).await.json();
+    assert_eq!(body["timeout"], 7.5);
+    assert_eq!(body["total_size"], 1234);
+    assert_eq!(body["dummy_output"], 10);
+}
