@@ -50,6 +50,20 @@ const TARGETS: &[Target] = &[
         services: true,
         extern_messages: Some("::neuron_protocol::legacy"),
     },
+    // The native dialect, server side (messages, client and server).
+    Target {
+        proto: "native.proto",
+        output: "crates/axon/src/native/proto.rs",
+        services: true,
+        extern_messages: None,
+    },
+    // The native dialect, client side (messages, client and server).
+    Target {
+        proto: "native.proto",
+        output: "crates/dendrite/src/native/proto.rs",
+        services: true,
+        extern_messages: None,
+    },
 ];
 
 /// Runs the codegen command.

@@ -69,18 +69,22 @@ impl Shared {
 #[derive(Default)]
 pub(crate) struct Routes {
     pub(crate) by_name: BTreeMap<&'static str, Arc<dyn Endpoint>>,
+    /// The same routes for the native dialect.
+    pub(crate) native: BTreeMap<&'static str, Arc<dyn crate::native::Endpoint>>,
 }
 
 impl Routes {
     pub(crate) fn insert<T: Synapse>(&mut self, route: TypedRoute<T>) {
+        self.native
+            .insert(T::NAME, crate::native::endpoint(route.clone()));
         self.by_name.insert(T::NAME, http::endpoint(route));
     }
 }
 
 /// The server side of a neuron (see the crate docs).
 pub struct Axon {
-    shared: Arc<Shared>,
-    routes: Routes,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) routes: Routes,
 }
 
 impl std::fmt::Debug for Axon {

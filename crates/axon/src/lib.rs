@@ -27,6 +27,7 @@ mod config;
 pub mod grpc;
 mod http;
 pub mod metrics;
+pub mod native;
 pub mod queue;
 mod route;
 

@@ -1,0 +1,346 @@
+//! The native dialect (`neuron.native.v1.Native`, gRPC over HTTP/2): Rust-to-Rust synapse
+//! calls authenticated **once per connection** by a mutual sr25519 handshake, then served
+//! by the same route table, hooks, priority queue and limits as the HTTP dialect.
+//!
+//! ```ignore
+//! let native = native::Service::new(&axon, keypair, native::Config::default())?;
+//! let router = neuron_transport::grpc::add_service(axon.router(), native.into_tonic());
+//! let running = axon.serve_router(router).await?;
+//! ```
+//!
+//! * `Handshake`: the client signs `hello` (its hotkey, this axon's hotkey, a timestamp, a
+//!   fresh 32-byte nonce, its uuid). The axon checks the target hotkey, the timestamp window,
+//!   the signature and then the nonce against a bounded replay cache, and answers with its
+//!   own nonce, a random 32-byte session id bound to the client hotkey, and its signature
+//!   over both hotkeys, both nonces and the session id (`welcome`).
+//! * `Call`: carries the session id (in the message or the `x-neuron-session` metadata, hex).
+//!   No session, an unknown or an expired one → gRPC `UNAUTHENTICATED` at once. Otherwise
+//!   the call runs the shared pipeline (verify hook → blacklist → decode → priority queue →
+//!   handler within the deadline) as the session's hotkey; outcomes are HTTP-style status
+//!   codes in the [`proto::CallResponse`].
+//!
+//! The exact bytes and the threat model are in `docs/PROTOCOL.md`, "Native dialect".
+
+mod handshake;
+mod pipeline;
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use neuron_protocol::status;
+use neuron_wallet::{Keypair, PublicKey, Signature};
+use tonic::{Request, Response, Status};
+
+pub use handshake::{
+    HELLO_TAG, HandshakeError, NONCE_LEN, WELCOME_TAG, hello_message, welcome_message,
+};
+pub(crate) use pipeline::{Endpoint, endpoint};
+
+use crate::axon::{Axon, Shared};
+use crate::caller::Caller;
+use crate::metrics::Counters;
+use handshake::{Session, Tables, later};
+use proto::native_server::{Native, NativeServer};
+use proto::{CallRequest, CallResponse, HandshakeRequest, HandshakeResponse};
+
+/// The metadata key that may carry the session id (lowercase hex).
+pub const SESSION_METADATA: &str = "x-neuron-session";
+
+/// Settings of the native dialect.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long a session stays valid after the handshake.
+    pub session_ttl: Duration,
+    /// Most sessions kept; a handshake beyond this (all live) is refused.
+    pub max_sessions: usize,
+    /// Accepted distance between the client's timestamp and the axon's clock.
+    pub handshake_window: Duration,
+    /// Most remembered handshake nonces (each is kept for twice the window).
+    pub max_nonces: usize,
+    /// Most tensor frames in one call.
+    pub max_tensors: usize,
+    /// Largest encoded message (call or handshake), bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(3600),
+            max_sessions: 4096,
+            handshake_window: Duration::from_secs(30),
+            max_nonces: 16_384,
+            max_tensors: 64,
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the native service could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The keypair is not the axon's hotkey.
+    #[error("keypair {keypair} is not the axon's hotkey {axon}")]
+    WrongKeypair {
+        /// The keypair's SS58 address.
+        keypair: String,
+        /// The axon's SS58 address.
+        axon: String,
+    },
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    keypair: Keypair,
+    routes: BTreeMap<&'static str, Arc<dyn Endpoint>>,
+    tables: Mutex<Tables>,
+    config: Config,
+}
+
+/// The native gRPC service of one axon; see the [module docs](self).
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("hotkey", &self.inner.shared.hotkey)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// The native service over `axon`'s routes and pipeline, signing handshakes with
+    /// `keypair` (which must be the axon's hotkey). Synapses attached to the axon later are
+    /// not seen: build the service last.
+    pub fn new(axon: &Axon, keypair: Keypair, config: Config) -> Result<Self, Error> {
+        if keypair.ss58() != axon.shared.hotkey {
+            return Err(Error::WrongKeypair {
+                keypair: keypair.ss58().to_owned(),
+                axon: axon.shared.hotkey.clone(),
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared: axon.shared.clone(),
+                keypair,
+                routes: axon.routes.native.clone(),
+                tables: Mutex::new(Tables::new(config.max_nonces, config.max_sessions)),
+                config,
+            }),
+        })
+    }
+
+    /// The tonic server to mount with `neuron_transport::grpc::add_service`.
+    pub fn into_tonic(self) -> NativeServer<Service> {
+        let limit = self.inner.config.max_message_bytes;
+        NativeServer::new(self)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit)
+    }
+
+    /// Sessions currently stored (live or awaiting purge).
+    pub fn sessions(&self) -> usize {
+        self.inner.tables().sessions()
+    }
+}
+
+impl Inner {
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // No critical section can panic half-way, so a poisoned table is consistent.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn handshake(&self, req: &HandshakeRequest) -> Result<HandshakeResponse, HandshakeError> {
+        let client_nonce: [u8; NONCE_LEN] = req
+            .client_nonce
+            .as_ref()
+            .try_into()
+            .map_err(|_| HandshakeError::Malformed("client_nonce must be 32 bytes"))?;
+        let signature: [u8; 64] = req
+            .signature
+            .as_ref()
+            .try_into()
+            .map_err(|_| HandshakeError::Malformed("signature must be 64 bytes"))?;
+        if req.axon_hotkey != self.shared.hotkey {
+            return Err(HandshakeError::WrongAxon);
+        }
+        let now_ns = now_ns();
+        let window = u64::try_from(self.config.handshake_window.as_nanos()).unwrap_or(u64::MAX);
+        if now_ns.abs_diff(req.timestamp_ns) > window {
+            return Err(HandshakeError::Stale);
+        }
+        let public = PublicKey::from_ss58(&req.client_hotkey)
+            .map_err(|_| HandshakeError::Malformed("client_hotkey is not an SS58 address"))?;
+        let hello = hello_message(
+            &req.client_hotkey,
+            &req.axon_hotkey,
+            req.timestamp_ns,
+            &client_nonce,
+            &req.client_uuid,
+        );
+        if !public.verify(hello.as_bytes(), &Signature(signature)) {
+            return Err(HandshakeError::BadSignature);
+        }
+        // Only verified handshakes reach the bounded tables.
+        let now = Instant::now();
+        let axon_nonce: [u8; NONCE_LEN] = rand::random();
+        let session_id: [u8; NONCE_LEN] = rand::random();
+        {
+            let mut tables = self.tables();
+            tables.remember_nonce(
+                client_nonce,
+                now,
+                later(now, self.config.handshake_window * 2),
+            )?;
+            tables.insert_session(
+                session_id,
+                Session {
+                    hotkey: req.client_hotkey.clone(),
+                    uuid: req.client_uuid.clone(),
+                    timestamp_ns: req.timestamp_ns,
+                    expires: later(now, self.config.session_ttl),
+                },
+                now,
+            )?;
+        }
+        let welcome = welcome_message(
+            &self.shared.hotkey,
+            &req.client_hotkey,
+            &client_nonce,
+            &axon_nonce,
+            &session_id,
+        );
+        let signature = self.keypair.sign(welcome.as_bytes());
+        Ok(HandshakeResponse {
+            axon_hotkey: self.shared.hotkey.clone(),
+            axon_nonce: Bytes::copy_from_slice(&axon_nonce),
+            session_id: Bytes::copy_from_slice(&session_id),
+            ttl_ms: u64::try_from(self.config.session_ttl.as_millis()).unwrap_or(u64::MAX),
+            signature: Bytes::copy_from_slice(&signature.0),
+        })
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Decodes lowercase or uppercase hex; `None` on anything else.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+fn peer_of<T>(request: &Request<T>) -> SocketAddr {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .or_else(|| request.remote_addr())
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+#[tonic::async_trait]
+impl Native for Service {
+    async fn handshake(
+        &self,
+        request: Request<HandshakeRequest>,
+    ) -> Result<Response<HandshakeResponse>, Status> {
+        match self.inner.handshake(request.get_ref()) {
+            Ok(reply) => Ok(Response::new(reply)),
+            Err(e @ HandshakeError::Full(_)) => Err(Status::resource_exhausted(e.to_string())),
+            Err(e) => {
+                Counters::bump(&self.inner.shared.counters.unauthorized);
+                Err(Status::unauthenticated(e.to_string()))
+            }
+        }
+    }
+
+    async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallResponse>, Status> {
+        let start = Instant::now();
+        let inner = &self.inner;
+        let peer = peer_of(&request);
+        let from_metadata = request
+            .metadata()
+            .get(SESSION_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .and_then(unhex);
+        let call = request.into_inner();
+        let id = if call.session_id.is_empty() {
+            from_metadata.unwrap_or_default()
+        } else {
+            call.session_id.to_vec()
+        };
+        if id.is_empty() {
+            Counters::bump(&inner.shared.counters.unauthorized);
+            return Err(Status::unauthenticated("no session: handshake first"));
+        }
+        let Some(session) = inner.tables().session(&id, start) else {
+            Counters::bump(&inner.shared.counters.unauthorized);
+            return Err(Status::unauthenticated("unknown or expired session"));
+        };
+        Counters::bump(&inner.shared.counters.requests);
+        let Some(route) = inner.routes.get(call.synapse.as_str()) else {
+            return Ok(Response::new(pipeline::error(
+                start,
+                status::NOT_FOUND,
+                "Synapse not found",
+            )));
+        };
+        if let Err(message) = check_frames(&call.tensors, inner.config.max_tensors) {
+            Counters::bump(&inner.shared.counters.bad_requests);
+            return Ok(Response::new(pipeline::error(
+                start,
+                status::BAD_REQUEST,
+                message,
+            )));
+        }
+        let caller = Caller {
+            hotkey: session.hotkey,
+            uuid: session.uuid,
+            nonce: session.timestamp_ns,
+            version: None,
+            peer,
+        };
+        let timeout = (call.timeout > 0.0).then_some(call.timeout);
+        let reply = route
+            .call(inner.shared.clone(), caller, timeout, call.body, start)
+            .await;
+        Ok(Response::new(reply))
+    }
+}
+
+/// Every tensor must be one well-formed native frame (decoded without copying).
+fn check_frames(frames: &[Bytes], max: usize) -> Result<(), String> {
+    if frames.len() > max {
+        return Err(format!(
+            "Bad Request: {} tensors (limit {max})",
+            frames.len()
+        ));
+    }
+    let limits = neuron_tensor::Limits::default();
+    for (i, frame) in frames.iter().enumerate() {
+        neuron_tensor::frame::decode(frame.clone(), &limits)
+            .map_err(|e| format!("Bad Request: tensor {i}: {e}"))?;
+    }
+    Ok(())
+}
