@@ -31,6 +31,7 @@ mod config;
 mod dendrite;
 mod error;
 pub mod http;
+pub mod native;
 mod response;
 mod timings;
 
