@@ -64,6 +64,13 @@ const TARGETS: &[Target] = &[
         services: true,
         extern_messages: None,
     },
+    // The gossip metagraph: messages, client and server.
+    Target {
+        proto: "metagraph.proto",
+        output: "crates/metagraph/src/generated/metagraph.rs",
+        services: true,
+        extern_messages: None,
+    },
 ];
 
 /// Runs the codegen command.
