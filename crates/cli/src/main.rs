@@ -1,6 +1,8 @@
 //! The `neuron` command: run and talk to neurons of the stack.
 
 mod opts;
+mod query;
+mod serve;
 mod wallet_cmd;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve one axon with the example synapses until SIGINT or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        wallet: opts::WalletOpts,
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    },
+    /// One dendrite call; prints the response synapse as JSON.
+    Query {
+        #[command(flatten)]
+        wallet: opts::WalletOpts,
+        #[command(flatten)]
+        args: query::QueryArgs,
+    },
     /// Create, list and show hotkeys in the btcli layout.
     Wallet {
         #[command(flatten)]
@@ -32,7 +48,15 @@ fn main() -> anyhow::Result<()> {
     init_tracing(cli.debug);
     match &cli.command {
         Command::Wallet { wallet, cmd } => wallet_cmd::run(cmd, wallet),
+        Command::Serve { wallet, args } => runtime()?.block_on(serve::run(args, wallet)),
+        Command::Query { wallet, args } => runtime()?.block_on(query::run(args, wallet)),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn init_tracing(debug: bool) {
@@ -43,4 +67,13 @@ fn init_tracing(debug: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

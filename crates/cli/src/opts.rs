@@ -11,6 +11,7 @@ use neuron_wallet::{Keypair, Wallet};
 pub struct WalletOpts {
     /// Wallet name (directory under the wallet path).
     #[arg(
+        id = "wallet.name",
         long = "wallet.name",
         global = true,
         env = "BT_WALLET_NAME",
@@ -19,6 +20,7 @@ pub struct WalletOpts {
     pub name: String,
     /// Hotkey name (file under `<wallet>/hotkeys/`).
     #[arg(
+        id = "wallet.hotkey",
         long = "wallet.hotkey",
         global = true,
         env = "BT_WALLET_HOTKEY",
@@ -26,10 +28,20 @@ pub struct WalletOpts {
     )]
     pub hotkey: String,
     /// Root of the wallets (default `~/.bittensor/wallets`).
-    #[arg(long = "wallet.path", global = true, env = "BT_WALLET_PATH")]
+    #[arg(
+        id = "wallet.path",
+        long = "wallet.path",
+        global = true,
+        env = "BT_WALLET_PATH"
+    )]
     pub path: Option<PathBuf>,
     /// A development key instead of a keyfile, e.g. `//Alice`.
-    #[arg(long = "wallet.uri", global = true, env = "BT_WALLET_URI")]
+    #[arg(
+        id = "wallet.uri",
+        long = "wallet.uri",
+        global = true,
+        env = "BT_WALLET_URI"
+    )]
     pub uri: Option<String>,
 }
 
@@ -40,7 +52,6 @@ impl WalletOpts {
     }
 
     /// Loads the hotkey: the URI when given, else the keyfile.
-    #[allow(dead_code)] // used by serve and query
     pub fn keypair(&self) -> anyhow::Result<Keypair> {
         if let Some(uri) = &self.uri {
             return Keypair::from_uri(uri).with_context(|| format!("bad --wallet.uri {uri:?}"));
