@@ -34,7 +34,7 @@ from typing import Any
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # The SDK dendrite dials `0.0.0.0:{port}` when the target axon's IP equals its own
 # external IP (spec §1), which is 127.0.0.1 here; on Linux that reaches the local host.
-_ALLOWED_HOSTS = LOOPBACK_HOSTS | {"0.0.0.0", "", "localhost.localdomain"}
+_ALLOWED_HOSTS = LOOPBACK_HOSTS | {"0.0.0.0", ""}
 _FORBIDDEN_PROGRAMS = ("curl", "wget")
 
 _REAL_STDOUT = sys.stdout
