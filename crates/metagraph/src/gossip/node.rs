@@ -40,6 +40,9 @@ pub enum GossipError {
     /// [`Gossip::start`] was called while the background task was running.
     #[error("the gossip task is already running")]
     AlreadyRunning,
+    /// [`Gossip::start`] was called outside a tokio runtime.
+    #[error("the gossip task needs a tokio runtime; call start from inside one")]
+    NoRuntime,
 }
 
 struct Running {
@@ -99,15 +102,16 @@ impl Gossip {
         self.lock().subscribe(now, keypair, endpoint, wall).cloned()
     }
 
-    /// Starts the background task: every `interval`, one [`Gossip::update`]. Needs a tokio
-    /// runtime. The task ends on [`Gossip::stop`] or when every handle is dropped.
+    /// Starts the background task on the current tokio runtime: every `interval`, one
+    /// [`Gossip::update`]. The task ends on [`Gossip::stop`] or when every handle is dropped.
     pub fn start<T: GossipTransport>(&self, transport: T) -> Result<(), GossipError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| GossipError::NoRuntime)?;
         let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
         if running.as_ref().is_some_and(|r| !r.task.is_finished()) {
             return Err(GossipError::AlreadyRunning);
         }
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(
+        let task = runtime.spawn(run(
             Arc::downgrade(&self.inner),
             transport,
             self.inner.interval,
@@ -179,8 +183,9 @@ impl Gossip {
         request: &proto::GossipBatch,
     ) -> Result<proto::GossipBatch, BatchError> {
         let verified = self.verify(request).await;
-        let now = self.inner.clock.now();
-        self.lock().on_request(now, request, &verified)
+        // Time is read under the lock, so entries enter the table in time order.
+        self.lock()
+            .on_request(self.inner.clock.now(), request, &verified)
     }
 
     /// Checks the signatures a merge of `batch` would need on tokio's blocking pool, so

@@ -62,7 +62,8 @@ pub struct Stats {
     pub rejected_forged: u64,
     /// Records over a limit or with a malformed field, and unparsable peer addresses.
     pub rejected_invalid: u64,
-    /// Whole batches refused: too many records or peers, or an unknown protocol version.
+    /// Whole batches refused: too many records or peers, a digest over its limits, or an
+    /// unknown protocol version.
     pub rejected_batches: u64,
     /// Records dropped because they were not refreshed within the TTL.
     pub expired: u64,

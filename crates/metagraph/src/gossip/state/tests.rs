@@ -67,6 +67,42 @@ fn newer_wins_older_is_stale_equal_with_other_content_conflicts() {
 }
 
 #[test]
+fn forged_and_tampered_records_are_dropped_and_counted_whoever_checks() {
+    let genuine = record(1, 5, 80);
+    let mut tampered = genuine.to_wire();
+    tampered.port = 81;
+    let mut forged = record(2, 5, 80).to_wire();
+    forged.hotkey = sim_keypair(3).ss58().to_owned();
+    let request = proto::GossipBatch {
+        protocol_version: PROTOCOL_VERSION,
+        records: vec![tampered, forged, genuine.to_wire()],
+        ..proto::GossipBatch::default()
+    };
+    for ahead in [false, true] {
+        let mut s = state(Config::new(), &[]);
+        let verified = if ahead {
+            Verified::check(s.to_verify(&request))
+        } else {
+            none()
+        };
+        s.on_request(S, &request, &verified).expect("valid batch");
+        let stats = s.stats();
+        assert_eq!(
+            (stats.rejected_forged, stats.accepted),
+            (2, 1),
+            "checked ahead: {ahead}"
+        );
+        assert_eq!(
+            s.record(genuine.hotkey()).map(|r| r.addr().port()),
+            Some(80)
+        );
+        assert!(s.record(sim_keypair(3).ss58()).is_none());
+        // Known now: a second copy needs no signature check.
+        assert!(s.to_verify(&batch(&[&genuine])).is_empty());
+    }
+}
+
+#[test]
 fn liveness_needs_new_versions_and_tombstones_stop_resurrection() {
     let ttl = Duration::from_secs(30);
     let mut s = state(Config::new().with_ttl(ttl), &[]);
