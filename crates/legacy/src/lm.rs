@@ -126,6 +126,7 @@ pub(crate) fn nan_to_num(values: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -158,7 +158,9 @@ where
 /// tonic refuses an oversized message with `OUT_OF_RANGE`; grpcio (the upstream axon)
 /// says `RESOURCE_EXHAUSTED`. The handlers never produce `OUT_OF_RANGE`, so the status
 /// of a trailers-only reply is rewritten.
-fn oversize_as_grpcio(mut response: http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> {
+fn oversize_as_grpcio(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
     let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
     let headers = response.headers_mut();
     if headers

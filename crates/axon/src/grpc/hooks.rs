@@ -24,22 +24,28 @@ pub type SynapseCheckFn = Arc<dyn Fn(&Caller, &SynapseSpec, &Tensor) -> bool + S
 /// What a forward callback returns: the model output, or an error text for the caller.
 pub type Output = Result<Tensor, String>;
 
+type AsyncForward = dyn Fn(Caller, Tensor, SynapseSpec) -> BoxFuture<'static, Output> + Send + Sync;
+type BlockingForward = dyn Fn(Caller, Tensor, SynapseSpec) -> Output + Send + Sync;
+type AsyncBackward = dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> BoxFuture<'static, Result<(), String>>
+    + Send
+    + Sync;
+type BlockingBackward =
+    dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> Result<(), String> + Send + Sync;
+
 /// A forward callback of one synapse type.
 #[derive(Clone)]
 pub(crate) enum Callback {
     /// Awaited on the handler's task.
-    Async(Arc<dyn Fn(Caller, Tensor, SynapseSpec) -> BoxFuture<'static, Output> + Send + Sync>),
+    Async(Arc<AsyncForward>),
     /// Run on tokio's blocking pool.
-    Blocking(Arc<dyn Fn(Caller, Tensor, SynapseSpec) -> Output + Send + Sync>),
+    Blocking(Arc<BlockingForward>),
 }
 
 /// The backward callback: `(caller, inputs, decoded grads, synapse)`.
 #[derive(Clone)]
 pub(crate) enum BackwardCallback {
     /// Awaited on the handler's task.
-    Async(
-        Arc<dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> BoxFuture<'static, Result<(), String>> + Send + Sync>,
-    ),
+    Async(Arc<AsyncBackward>),
     /// Run on tokio's blocking pool.
-    Blocking(Arc<dyn Fn(Caller, Tensor, Tensor, SynapseSpec) -> Result<(), String> + Send + Sync>),
+    Blocking(Arc<BlockingBackward>),
 }

@@ -3,7 +3,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use candle_core::Tensor;
 use futures::FutureExt;
@@ -69,7 +68,13 @@ impl Shared {
     }
 
     /// The envelope around `synapses`/`tensors`.
-    fn reply(&self, request: &TensorMessage, code: ReturnCode, tensors: Vec<wire::Tensor>, synapses: Vec<wire::Synapse>) -> TensorMessage {
+    fn reply(
+        &self,
+        request: &TensorMessage,
+        code: ReturnCode,
+        tensors: Vec<wire::Tensor>,
+        synapses: Vec<wire::Synapse>,
+    ) -> TensorMessage {
         TensorMessage {
             version: neuron_legacy::VERSION,
             hotkey: self.own_hotkey.clone(),
@@ -83,13 +88,24 @@ impl Shared {
 
     /// Every synapse failed (or the call was refused as a whole): the request's own
     /// synapses with their codes, no tensors, the first synapse's code on top.
-    fn reply_failed(&self, request: &TensorMessage, slots: &[Slot], top: ReturnCode) -> TensorMessage {
+    fn reply_failed(
+        &self,
+        request: &TensorMessage,
+        slots: &[Slot],
+        top: ReturnCode,
+    ) -> TensorMessage {
         let synapses = echo(request, slots);
         self.reply(request, top, Vec::new(), synapses)
     }
 
     /// Sets every synapse to `code` and answers with it.
-    fn refuse_all(&self, request: &TensorMessage, slots: &mut [Slot], code: ReturnCode, message: &str) -> TensorMessage {
+    fn refuse_all(
+        &self,
+        request: &TensorMessage,
+        slots: &mut [Slot],
+        code: ReturnCode,
+        message: &str,
+    ) -> TensorMessage {
         for slot in slots.iter_mut() {
             slot.fail(code, message);
         }
@@ -121,7 +137,9 @@ impl Shared {
 
     fn priority(&self, caller: &Caller, slots: &[Slot], kind: RequestType) -> f64 {
         let inputs: Vec<Tensor> = slots.iter().filter_map(|s| s.inputs.clone()).collect();
-        self.priority.as_ref().map_or(0.0, |p| p(caller, &inputs, kind))
+        self.priority
+            .as_ref()
+            .map_or(0.0, |p| p(caller, &inputs, kind))
     }
 
     /// Waits for a worker, ordered by `priority` among the waiting calls.
@@ -130,7 +148,12 @@ impl Shared {
             .acquire(priority)
             .await
             .map(Arc::new)
-            .map_err(|_| (ReturnCode::UnknownException, "Exception on Server (queue full)"))
+            .map_err(|_| {
+                (
+                    ReturnCode::UnknownException,
+                    "Exception on Server (queue full)",
+                )
+            })
     }
 
     /// Runs `job` (queue wait included) within the call's deadline.
@@ -147,12 +170,18 @@ impl Shared {
     pub(crate) async fn forward(&self, caller: Caller, request: &TensorMessage) -> TensorMessage {
         let mut slots = self.slots(request);
         if request.tensors.is_empty() {
-            let message = "Forward request contains 0 tensors, expected 1 tensor in the forward call";
+            let message =
+                "Forward request contains 0 tensors, expected 1 tensor in the forward call";
             return self.refuse_all(request, &mut slots, ReturnCode::EmptyRequest, message);
         }
         if request.tensors.len() != slots.len() {
             let message = "Request length doesn't match synape length.";
-            return self.refuse_all(request, &mut slots, ReturnCode::RequestShapeException, message);
+            return self.refuse_all(
+                request,
+                &mut slots,
+                ReturnCode::RequestShapeException,
+                message,
+            );
         }
         self.decode_inputs(request, &mut slots);
         if !slots.iter().any(Slot::ok) {
@@ -162,7 +191,9 @@ impl Shared {
         let outputs = self
             .within(async {
                 let permit = self.worker(priority).await?;
-                Ok(self.run_callbacks(&caller, request, &mut slots, permit).await)
+                Ok(self
+                    .run_callbacks(&caller, request, &mut slots, permit)
+                    .await)
             })
             .await;
         let outputs = match outputs {
@@ -181,7 +212,9 @@ impl Shared {
             .zip(&request.synapses)
             .map(|(slot, original)| match &slot.spec {
                 Ok(spec) => spec.to_wire().with_return(slot.code, slot.message.clone()),
-                Err(_) => original.clone().with_return(slot.code, slot.message.clone()),
+                Err(_) => original
+                    .clone()
+                    .with_return(slot.code, slot.message.clone()),
             })
             .collect();
         self.reply(request, ReturnCode::Success, tensors, synapses)
@@ -189,7 +222,13 @@ impl Shared {
 
     /// Runs the callback of every synapse still in the race, in order (so that a model may
     /// serve several synapses of one call from one pass).
-    async fn run_callbacks(&self, caller: &Caller, request: &TensorMessage, slots: &mut [Slot], permit: Arc<Permit>) -> Vec<Option<Tensor>> {
+    async fn run_callbacks(
+        &self,
+        caller: &Caller,
+        request: &TensorMessage,
+        slots: &mut [Slot],
+        permit: Arc<Permit>,
+    ) -> Vec<Option<Tensor>> {
         let mut outputs = Vec::with_capacity(slots.len());
         for slot in slots.iter_mut() {
             let (Ok(spec), Some(inputs), true) = (&slot.spec, &slot.inputs, slot.ok()) else {
@@ -199,7 +238,10 @@ impl Shared {
             // The message's own hotkey must be the signer's (upstream only checks its
             // length); then the owner's check.
             let checked = request.hotkey == caller.hotkey
-                && self.check.as_ref().is_none_or(|check| check(caller, spec, inputs));
+                && self
+                    .check
+                    .as_ref()
+                    .is_none_or(|check| check(caller, spec, inputs));
             if !checked {
                 slot.fail(ReturnCode::UnknownException, "Synapse Check Failed");
                 outputs.push(None);
@@ -210,7 +252,14 @@ impl Shared {
                 outputs.push(None);
                 continue;
             };
-            let result = call(callback, caller.clone(), inputs.clone(), spec.clone(), permit.clone()).await;
+            let result = call(
+                callback,
+                caller.clone(),
+                inputs.clone(),
+                spec.clone(),
+                permit.clone(),
+            )
+            .await;
             match result {
                 Ok(t) => outputs.push(Some(t)),
                 Err(e) => {
@@ -227,15 +276,27 @@ impl Shared {
         let mut slots = self.slots(request);
         let n = request.tensors.len();
         if n == 0 {
-            return self.refuse_all(request, &mut slots, ReturnCode::EmptyRequest, "Empty Request");
+            return self.refuse_all(
+                request,
+                &mut slots,
+                ReturnCode::EmptyRequest,
+                "Empty Request",
+            );
         }
         if n < 2 {
-            let message = format!("Backward request contains {n} tensors, expected atleast 2 tensor in the backward call");
+            let message = format!(
+                "Backward request contains {n} tensors, expected atleast 2 tensor in the backward call"
+            );
             return self.refuse_all(request, &mut slots, ReturnCode::InvalidRequest, &message);
         }
         if n != 2 * slots.len() {
             let message = "Request length doesn't match synape length.";
-            return self.refuse_all(request, &mut slots, ReturnCode::RequestShapeException, message);
+            return self.refuse_all(
+                request,
+                &mut slots,
+                ReturnCode::RequestShapeException,
+                message,
+            );
         }
         self.decode_inputs(request, &mut slots);
         let grads_at = slots.len();
@@ -245,7 +306,11 @@ impl Shared {
                 grads.push(None);
                 continue;
             };
-            match spec.decode_grad_detailed(inputs, &request.tensors[grads_at + i], &self.config.limits) {
+            match spec.decode_grad_detailed(
+                inputs,
+                &request.tensors[grads_at + i],
+                &self.config.limits,
+            ) {
                 Ok(g) => grads.push(Some(g)),
                 Err(f) => {
                     let (code, message) = decode_failure(f);
@@ -268,7 +333,9 @@ impl Shared {
             .within(async {
                 let permit = self.worker(priority).await?;
                 for (slot, grad) in slots.iter_mut().zip(grads) {
-                    let (Ok(spec), Some(inputs), Some(grad), true) = (&slot.spec, &slot.inputs, grad, slot.ok()) else {
+                    let (Ok(spec), Some(inputs), Some(grad), true) =
+                        (&slot.spec, &slot.inputs, grad, slot.ok())
+                    else {
                         continue;
                     };
                     let args = (caller.clone(), inputs.clone(), grad, spec.clone());
@@ -304,7 +371,9 @@ fn echo(request: &TensorMessage, slots: &[Slot]) -> Vec<wire::Synapse> {
 
 /// Encodes one output (or the placeholder of a failed synapse), with upstream's messages.
 fn encode(slot: &mut Slot, output: Option<Tensor>) -> wire::Tensor {
-    let (Ok(spec), Some(inputs), Some(output), true) = (&slot.spec, &slot.inputs, output, slot.ok()) else {
+    let (Ok(spec), Some(inputs), Some(output), true) =
+        (&slot.spec, &slot.inputs, output, slot.ok())
+    else {
         return wire::Tensor::empty();
     };
     match spec.encode_response_detailed(inputs, &output) {
@@ -323,7 +392,13 @@ fn encode(slot: &mut Slot, output: Option<Tensor>) -> wire::Tensor {
 
 /// Runs one forward callback; a panic becomes an error text. A blocking callback holds a
 /// share of the worker permit until it returns, even if the call timed out meanwhile.
-async fn call(callback: &Callback, caller: Caller, inputs: Tensor, spec: SynapseSpec, permit: Arc<Permit>) -> Result<Tensor, String> {
+async fn call(
+    callback: &Callback,
+    caller: Caller,
+    inputs: Tensor,
+    spec: SynapseSpec,
+    permit: Arc<Permit>,
+) -> Result<Tensor, String> {
     match callback {
         Callback::Async(f) => AssertUnwindSafe(f(caller, inputs, spec))
             .catch_unwind()
@@ -342,7 +417,11 @@ async fn call(callback: &Callback, caller: Caller, inputs: Tensor, spec: Synapse
 }
 
 /// [`call`] for the backward callback.
-async fn call_backward(callback: &BackwardCallback, (caller, inputs, grad, spec): (Caller, Tensor, Tensor, SynapseSpec), permit: Arc<Permit>) -> Result<(), String> {
+async fn call_backward(
+    callback: &BackwardCallback,
+    (caller, inputs, grad, spec): (Caller, Tensor, Tensor, SynapseSpec),
+    permit: Arc<Permit>,
+) -> Result<(), String> {
     match callback {
         BackwardCallback::Async(f) => AssertUnwindSafe(f(caller, inputs, grad, spec))
             .catch_unwind()

@@ -30,6 +30,7 @@ pub struct Service {
     priority: Option<PriorityFn>,
     check: Option<SynapseCheckFn>,
     stats: Arc<Stats>,
+    scheduler: Scheduler,
 }
 
 impl std::fmt::Debug for Service {
@@ -48,13 +49,14 @@ impl Service {
     pub fn new(keypair: Keypair, config: Config) -> Self {
         Self {
             keypair,
-            config,
             callbacks: HashMap::new(),
             backward: None,
             blacklist: None,
             priority: None,
             check: None,
             stats: Arc::new(Stats::default()),
+            scheduler: Scheduler::new(config.workers, config.queue_capacity),
+            config,
         }
     }
 
@@ -106,7 +108,10 @@ impl Service {
     }
 
     /// Sets the blacklist hook (see [`BlacklistFn`]).
-    pub fn with_blacklist(mut self, f: impl Fn(&Caller, RequestType) -> bool + Send + Sync + 'static) -> Self {
+    pub fn with_blacklist(
+        mut self,
+        f: impl Fn(&Caller, RequestType) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.blacklist = Some(Arc::new(f));
         self
     }
@@ -141,6 +146,12 @@ impl Service {
         &self.config
     }
 
+    /// The worker queue, shared with the running service (its `waiting()` and
+    /// `running()` gauges).
+    pub fn queue(&self) -> Scheduler {
+        self.scheduler.clone()
+    }
+
     /// The counters, shared with the running service.
     pub fn stats(&self) -> Arc<Stats> {
         self.stats.clone()
@@ -161,7 +172,7 @@ impl Service {
         let max = self.config.max_message_size;
         let shared = Shared {
             own_hotkey,
-            scheduler: Scheduler::new(self.config.workers, self.config.queue_capacity),
+            scheduler: self.scheduler,
             config: self.config,
             callbacks: self.callbacks,
             backward: self.backward,

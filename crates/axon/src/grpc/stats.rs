@@ -79,7 +79,10 @@ impl Stats {
         );
         for code in codes {
             bump(&self.synapses, 1);
-            let slot = usize::try_from(code).ok().filter(|&c| c < CODES).unwrap_or(0);
+            let slot = usize::try_from(code)
+                .ok()
+                .filter(|&c| c < CODES)
+                .unwrap_or(0);
             bump(&self.codes[slot], 1);
         }
         bump(&self.bytes_in, bytes_in as u64);
