@@ -230,6 +230,9 @@ def main() -> None:
         special = x.copy()
         special[0, 0] = tok[name]
         out[name] = public(r.call("forward", r.message([serialize(special)] * 2, two)))
+    # topk above the model's vocabulary: the response cannot be packed (13); topk < 0 (9).
+    huge_topk = [syn("TEXT_CAUSAL_LM", topk=60_000), syn("TEXT_CAUSAL_LM", topk=-1), one[0]]
+    out["bad_topk"] = public(r.call("forward", r.message([serialize(x)] * 3, huge_topk)))
     wrong_hotkey = r.message([serialize(x)], one)
     wrong_hotkey.hotkey = args["axon_hotkey"]
     out["synapse_check"] = public(r.call("forward", wrong_hotkey))

@@ -295,6 +295,30 @@ async fn callback_failures_map_to_codes() {
 }
 
 #[tokio::test]
+async fn unpackable_outputs_are_serialization_failures() {
+    let (node, _rx) = start_models().await;
+    let signer = Signer::new(bob());
+    let inputs = tokens(&[&[1, 2]]);
+    // The model has V logits; a topk above V cannot be packed.
+    let specs = [
+        SynapseSpec::causal_lm(VOCAB_SIZE as u32 + 1),
+        SynapseSpec::causal_lm(2),
+    ];
+    let reply = forward(&node, &signer, forward_message(&signer, &inputs, &specs))
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&reply),
+        [ReturnCode::ResponseSerializationException as i32, OK]
+    );
+    assert!(
+        reply.synapses[0]
+            .message
+            .starts_with("Synapse response serialization exception with error: ")
+    );
+}
+
+#[tokio::test]
 async fn slow_callbacks_time_out_every_synapse() {
     let (node, _rx) = start_models().await;
     let signer = Signer::new(bob());

@@ -144,6 +144,13 @@ async fn grpcio_receptor_against_rust_axon() {
         (Some(2), vec![2, 2])
     );
     assert_eq!(r["hang"]["n_tensors"], 0);
+    assert_eq!(codes(&r["bad_topk"]), [13, 9, 1]);
+    assert!(
+        r["bad_topk"]["messages"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Synapse response serialization exception with error: ")
+    );
     assert_eq!(codes(&r["synapse_check"]), [22]);
     assert_eq!(r["synapse_check"]["messages"][0], "Synapse Check Failed");
     assert_eq!(
