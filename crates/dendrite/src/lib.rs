@@ -30,6 +30,7 @@ mod clock;
 mod config;
 mod dendrite;
 mod error;
+pub mod grpc;
 pub mod http;
 pub mod native;
 mod response;
@@ -42,5 +43,3 @@ pub use dendrite::Dendrite;
 pub use error::Failure;
 pub use response::{Response, StreamEvent};
 pub use timings::Timings;
-
-pub mod grpc;
