@@ -3,7 +3,9 @@
 //! * `codegen [--check]`: regenerate the protobuf code from `proto/` with a pure-Rust compiler.
 //! * `venv`: create the Python venv used by the interop tests (`.venv/`).
 //! * `test`: create the venv if needed, then run the whole test suite.
+//! * `bench [--quick]`: build `neuron-bench` in release and run the HTTP-dialect benchmark.
 
+mod bench;
 mod codegen;
 mod interop;
 
@@ -13,11 +15,12 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();
     match args.first().map(String::as_str) {
+        Some("bench") => bench::run(rest),
         Some("codegen") => codegen::run(rest),
         Some("venv") => interop::venv(rest),
         Some("test") => interop::test(rest),
         _ => {
-            eprintln!("usage: cargo xtask <codegen [--check] | venv | test>");
+            eprintln!("usage: cargo xtask <codegen [--check] | venv | test | bench [--quick]>");
             std::process::exit(2);
         }
     }
