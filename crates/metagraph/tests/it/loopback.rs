@@ -114,6 +114,16 @@ async fn neurons_learn_of_each_other_from_one_bootstrap_peer() -> anyhow::Result
         assert_eq!((axon.ip, axon.port), (neuron.addr.ip(), neuron.addr.port()));
         assert!(axon.protocols.iter().any(|p| p == "grpc"));
     }
+    // Local weights over gossip peers become the neuron's row of the weight matrix.
+    let (me, a, b) = (&neurons[0], &neurons[1].hotkey, &neurons[2].hotkey);
+    me.gossip.set_weights(&[(a, 1.0), (b, 3.0)])?;
+    let graph = me.gossip.metagraph(0)?;
+    let row = graph
+        .weights_of(graph.uid(&me.hotkey).expect("own uid"))?
+        .to_vec1::<f32>()?;
+    let uid = |h: &str| graph.uid(h).expect("registered") as usize;
+    assert_eq!((row[uid(a)], row[uid(b)]), (0.25, 0.75));
+    assert_eq!(row.iter().sum::<f32>(), 1.0);
     for mut neuron in neurons {
         neuron.stop().await;
     }
