@@ -31,7 +31,7 @@ use safetensors::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
 
-use crate::state::{AxonInfo, COLUMNS, MetagraphSnapshot, Parts, StateError};
+use crate::state::{AxonInfo, COLUMNS, MetagraphSnapshot, Parts, StateError, try_columns};
 
 const FORMAT: &str = "neuron-metagraph";
 const SCHEMA: u32 = 1;
@@ -200,34 +200,15 @@ impl MetagraphSnapshot {
         if block != sidecar.block {
             return Err(PersistError::Inconsistent("block"));
         }
-        let mut columns = HashMap::new();
-        for (name, dtype, rank) in COLUMNS {
-            columns.insert(name, read_tensor(&file, name, dtype, rank.shape(n))?);
-        }
-        let mut take = |name| {
-            columns
-                .remove(name)
-                .ok_or(PersistError::MissingTensor(name))
-        };
-        let parts = Parts {
+        let columns =
+            try_columns(|name, dtype, rank| read_tensor(&file, name, dtype, rank.shape(n)))?;
+        let parts = Parts::from_columns(
             block,
-            hotkeys: sidecar.hotkeys,
-            coldkeys: sidecar.coldkeys,
-            axons: sidecar.axons,
-            stake: take("stake")?,
-            ranks: take("ranks")?,
-            trust: take("trust")?,
-            consensus: take("consensus")?,
-            validator_trust: take("validator_trust")?,
-            incentive: take("incentive")?,
-            dividends: take("dividends")?,
-            emission: take("emission")?,
-            active: take("active")?,
-            last_update: take("last_update")?,
-            validator_permit: take("validator_permit")?,
-            weights: take("weights")?,
-            bonds: take("bonds")?,
-        };
+            sidecar.hotkeys,
+            sidecar.coldkeys,
+            sidecar.axons,
+            columns,
+        );
         Ok(MetagraphSnapshot::new(parts)?)
     }
 

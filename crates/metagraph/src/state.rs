@@ -204,6 +204,20 @@ pub(crate) const COLUMNS: [(&str, DType, Rank); 13] = [
     ("bonds", DType::F32, Rank::Matrix),
 ];
 
+/// Makes every column, in [`COLUMNS`] order, with `make(name, dtype, rank)`.
+pub(crate) fn try_columns<E>(
+    mut make: impl FnMut(&'static str, DType, Rank) -> Result<Tensor, E>,
+) -> Result<[Tensor; 13], E> {
+    let mut columns = Vec::with_capacity(COLUMNS.len());
+    for (name, dtype, rank) in COLUMNS {
+        columns.push(make(name, dtype, rank)?);
+    }
+    // One tensor per entry of COLUMNS, which has 13.
+    Ok(columns
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one tensor per column")))
+}
+
 impl Parts {
     /// A metagraph of these identities with every number zero (active and last update
     /// included).
@@ -214,28 +228,53 @@ impl Parts {
         axons: Vec<AxonInfo>,
     ) -> Result<Self, StateError> {
         let n = hotkeys.len();
-        let cpu = &Device::Cpu;
-        let vector = |dtype| Tensor::zeros(n, dtype, cpu);
-        let matrix = || Tensor::zeros((n, n), DType::F32, cpu);
-        Ok(Self {
+        let columns =
+            try_columns(|_, dtype, rank| Tensor::zeros(rank.shape(n), dtype, &Device::Cpu))?;
+        Ok(Self::from_columns(block, hotkeys, coldkeys, axons, columns))
+    }
+
+    /// Parts from identities and the tensor columns in [`COLUMNS`] order.
+    pub(crate) fn from_columns(
+        block: i64,
+        hotkeys: Vec<String>,
+        coldkeys: Vec<String>,
+        axons: Vec<AxonInfo>,
+        columns: [Tensor; 13],
+    ) -> Self {
+        let [
+            stake,
+            ranks,
+            trust,
+            consensus,
+            validator_trust,
+            incentive,
+            dividends,
+            emission,
+            active,
+            last_update,
+            validator_permit,
+            weights,
+            bonds,
+        ] = columns;
+        Self {
             block,
             hotkeys,
             coldkeys,
             axons,
-            stake: vector(DType::F32)?,
-            ranks: vector(DType::F32)?,
-            trust: vector(DType::F32)?,
-            consensus: vector(DType::F32)?,
-            validator_trust: vector(DType::F32)?,
-            incentive: vector(DType::F32)?,
-            dividends: vector(DType::F32)?,
-            emission: vector(DType::F32)?,
-            active: vector(DType::I64)?,
-            last_update: vector(DType::I64)?,
-            validator_permit: vector(DType::U8)?,
-            weights: matrix()?,
-            bonds: matrix()?,
-        })
+            stake,
+            ranks,
+            trust,
+            consensus,
+            validator_trust,
+            incentive,
+            dividends,
+            emission,
+            active,
+            last_update,
+            validator_permit,
+            weights,
+            bonds,
+        }
     }
 
     /// The tensor columns in [`COLUMNS`] order.
