@@ -2,7 +2,7 @@
 //!
 //! `save(path)` writes two files next to each other:
 //!
-//! * `<path>.safetensors`: the [`COLUMNS`](crate::state) tensors under their names plus
+//! * `<path>.safetensors`: the thirteen [state](crate::state) columns under their names plus
 //!   `block` (I64 scalar), little-endian as safetensors requires, with header metadata
 //!   `{"format": "neuron-metagraph", "schema": "1"}`;
 //! * `<path>.json`: the sidecar, `{"format", "schema", "writer", "n", "block",

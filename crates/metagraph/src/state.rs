@@ -310,7 +310,7 @@ pub struct MetagraphSnapshot {
 
 impl MetagraphSnapshot {
     /// Validates `parts`: lengths and shapes agree with `n = hotkeys.len()`, dtypes match
-    /// [`COLUMNS`], floats are finite, flags are 0/1, hotkeys are unique, each axon carries
+    /// the module table, floats are finite, flags are 0/1, hotkeys are unique, each axon carries
     /// its uid's hotkey.
     pub fn new(parts: Parts) -> Result<Self, StateError> {
         let n = parts.hotkeys.len();
