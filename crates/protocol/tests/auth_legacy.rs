@@ -326,7 +326,7 @@ fn legacy_verify_tries_the_bytes_wrapping() {
 #[test]
 fn vectors_match_shared_file() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors/legacy-grpc.json");
+        .join("../../tests/vectors/legacy-grpc.json");
     let Ok(raw) = std::fs::read_to_string(&path) else {
         eprintln!("skipping: {} not found", path.display());
         return;

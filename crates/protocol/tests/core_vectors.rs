@@ -458,7 +458,7 @@ fn from_headers_is_strict() {
 #[test]
 fn vector_copy_matches_shared_file() {
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors/modern-http.json");
+        .join("../../tests/vectors/modern-http.json");
     match std::fs::read_to_string(&shared) {
         Ok(text) => assert_eq!(
             serde_json::from_str::<Value>(&text).expect("shared json"),

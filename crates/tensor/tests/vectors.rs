@@ -9,11 +9,11 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn vectors(file: &str) -> Value {
-    // /work/shared/vectors next to the workspace (…/main/crates/tensor → …/shared/vectors).
+    // The vendored copy of the shared vectors (tests/vectors at the workspace root).
     let dir = std::env::var_os("NEURON_VECTORS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
         });
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path)

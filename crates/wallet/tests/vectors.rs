@@ -538,7 +538,7 @@ fn verifier_cache_is_bounded_and_shared_across_threads() {
 /// a vector added there without being copied here is still checked.
 #[test]
 fn shared_vector_files_agree() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
     let modern = root.join("modern-http.json");
     let Ok(text) = std::fs::read_to_string(&modern) else {
         eprintln!(
