@@ -12,9 +12,7 @@ fn vectors(file: &str) -> Value {
     // The vendored copy of the shared vectors (tests/vectors at the workspace root).
     let dir = std::env::var_os("NEURON_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors"));
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {} ({e}); set NEURON_VECTORS", path.display()));
