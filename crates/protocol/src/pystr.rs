@@ -166,7 +166,8 @@ fn write_float_repr_inner<W: fmt::Write>(out: &mut W, x: f64) -> fmt::Result {
     for c in mantissa.chars().filter(|c| *c != '.') {
         digits.write_char(c)?;
     }
-    let digits = digits.as_str();
+    let closest = closest_shortest(x.abs(), digits.as_str(), exp);
+    let digits = closest.as_deref().unwrap_or(digits.as_str());
     out.write_str(sign)?;
     if !(-4..16).contains(&exp) {
         let (first, rest) = digits.split_at(1);
@@ -674,6 +675,20 @@ impl<W: Sink> ser::SerializeStructVariant for Compound<'_, W> {
 }
 
 #[cfg(test)]
+mod tie_tests {
+    #[test]
+    fn shortest_ties_pick_the_closest_like_cpython() {
+        // Both ...0.2 and ...0.3 round-trip; CPython prints the closer one.
+        assert_eq!(
+            super::float_repr(f64::from_bits(0x430c_6bf5_2634_0002)),
+            "1000000000000000.2"
+        );
+        assert_eq!(super::float_repr(0.1), "0.1");
+        assert_eq!(super::float_repr(1e-5), "1e-05");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -764,4 +779,44 @@ mod tests {
             Err(PyStrError::NonFinite(_))
         ));
     }
+}
+
+/// CPython's repr picks, among the shortest digit strings that round-trip, the one closest
+/// to the exact binary value (ties to even). Rust's shortest formatting can return a
+/// neighbour of equal length (e.g. `1000000000000000.3` where CPython prints `...0.2`), so
+/// the neighbours one unit away in the last digit are compared against the exact value.
+/// Returns `None` when Rust's digits are already CPython's.
+fn closest_shortest(x: f64, digits: &str, exp: i32) -> Option<String> {
+    const WIDTH: usize = 36; // 10^36 < 2^120: fits a u128
+    if digits.len() < 2 || digits.len() > WIDTH {
+        return None;
+    }
+    let exact = format!("{:.*e}", WIDTH - 1, x);
+    let (exact_mantissa, exact_exp) = exact.split_once('e')?;
+    if exact_exp.parse::<i32>().ok()? != exp {
+        return None;
+    }
+    let exact_value: u128 = exact_mantissa.replace('.', "").parse().ok()?;
+    let scale = 10u128.checked_pow(u32::try_from(WIDTH - digits.len()).ok()?)?;
+    let base: u128 = digits.parse().ok()?;
+    let mut best = (base, (base * scale).abs_diff(exact_value));
+    for candidate in [base.checked_sub(1), base.checked_add(1)]
+        .into_iter()
+        .flatten()
+    {
+        let text = candidate.to_string();
+        if text.len() != digits.len() {
+            continue;
+        }
+        let (head, tail) = text.split_at(1);
+        let round_trips = format!("{head}.{tail}e{exp}").parse::<f64>().ok() == Some(x);
+        if !round_trips {
+            continue;
+        }
+        let distance = (candidate * scale).abs_diff(exact_value);
+        if distance < best.1 || (distance == best.1 && candidate % 2 == 0) {
+            best = (candidate, distance);
+        }
+    }
+    (best.0 != base).then(|| best.0.to_string())
 }
