@@ -4,6 +4,8 @@
 //! peer, a log scraper or a test comparing `status_message` sees the same strings. The
 //! legacy gRPC return codes live in [`crate::legacy::ReturnCode`].
 
+use crate::pystr::float_repr;
+
 /// 200: success.
 pub const OK: u16 = 200;
 /// 400: malformed request (SDK: unparsable path or headers; dendrite: payload error).
@@ -92,7 +94,7 @@ pub fn internal_error(error_id: &str) -> String {
 /// 408/503 message of the axon's priority stage: `Response timeout after: {timeout}s`
 /// (`timeout` rendered as a Python float, e.g. `12.0`).
 pub fn response_timeout(timeout_s: f64) -> String {
-    format!("Response timeout after: {}s", py_float_repr(timeout_s))
+    format!("Response timeout after: {}s", float_repr(timeout_s))
 }
 
 /// 401 message part when the signature does not verify:
@@ -181,30 +183,8 @@ pub fn request_timeout(timeout_s: f64) -> String {
     format!(
         "{} after {} seconds",
         DendriteFailure::RequestTimeout.prefix(),
-        py_float_repr(timeout_s)
+        float_repr(timeout_s)
     )
-}
-
-/// CPython's `repr(float)`: shortest round-trip digits, `.0` on integral values,
-/// scientific notation when the exponent is below -4 or at least 16 (`1e-05`, `1e+16`).
-pub fn py_float_repr(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".to_owned();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    let abs = x.abs();
-    if abs == 0.0 || (1e-4..1e16).contains(&abs) {
-        // Rust's Debug output is the shortest round-trip form with `.0` on integral
-        // values and positional notation in exactly this range.
-        return format!("{x:?}");
-    }
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
 }
 
 #[cfg(test)]
@@ -225,7 +205,7 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
         ];
         for (x, want) in cases {
-            assert_eq!(py_float_repr(x), want, "{x}");
+            assert_eq!(float_repr(x), want, "{x}");
         }
     }
 }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
-use neuron_protocol::status::py_float_repr;
+use neuron_protocol::pystr::float_repr as py_float_repr;
 use neuron_protocol::synapse::{Synapse, SynapseMessage, to_python_json};
 use neuron_protocol::terminal::TerminalInfo;
 
