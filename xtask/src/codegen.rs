@@ -50,17 +50,10 @@ const TARGETS: &[Target] = &[
         services: true,
         extern_messages: Some("::neuron_protocol::legacy"),
     },
-    // The native dialect, server side (messages, client and server).
+    // The native dialect (messages, client and server), shared by the axon and dendrite.
     Target {
         proto: "native.proto",
-        output: "crates/axon/src/native/proto.rs",
-        services: true,
-        extern_messages: None,
-    },
-    // The native dialect, client side (messages, client and server).
-    Target {
-        proto: "native.proto",
-        output: "crates/dendrite/src/native/proto.rs",
+        output: "crates/transport/src/generated/native.rs",
         services: true,
         extern_messages: None,
     },

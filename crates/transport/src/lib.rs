@@ -21,3 +21,11 @@ pub use server::{Server, ServerHandle};
 pub mod legacy_grpc {
     include!("generated/bittensor_grpc.rs");
 }
+
+/// The native dialect's service `neuron.native.v1.Native` (messages, client and server),
+/// generated from `proto/native.proto` by `cargo xtask codegen`; the axon serves it and the
+/// dendrite calls it.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod native_grpc {
+    include!("generated/native.rs");
+}

@@ -23,8 +23,7 @@
 
 mod handshake;
 mod pipeline;
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod proto;
+pub use neuron_transport::native_grpc as proto;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -7,8 +7,7 @@
 //! [`NativeDendrite::call`] picks the dialect: native when [`AxonInfo::protocols`] lists
 //! `"native"`, the HTTP dialect otherwise.
 
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod proto;
+pub use neuron_transport::native_grpc as proto;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
