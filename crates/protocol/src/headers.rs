@@ -13,7 +13,9 @@
 //! Differences from the SDK, on purpose: a `None` timeout is left out (the SDK would send
 //! the text `None`, which its own axon then fails to parse); prefixes are matched at the
 //! start of the name (the SDK looks for them anywhere in it); `header_size`/`total_size`
-//! carry the message's values (the SDK measures CPython memory).
+//! carry the message's values (the SDK measures CPython memory); a required field whose
+//! value is `None` still gets its `bt_header_input_obj_<field>` header (the SDK leaves it
+//! out, and its own axon then fails to parse its own request with a 500).
 
 use std::borrow::Cow;
 
