@@ -7,10 +7,14 @@
 //! | [`Hashed`] | `text`, `numbers`, `ratio`, `flag`, `meta` required and hashed, `output: Optional[str]` | [`hashed`]: `"{text}\|{sum}\|{ratio}\|{flag}\|{len(meta)}"` |
 //! | [`StreamCount`] | `StreamingSynapse` with `n: int` | [`stream_count`]: chunks `tok<i>\n` |
 //!
+//! [`model::TinyLm`] is a tiny seeded candle language model that serves the legacy text
+//! synapses in `neuron localnet`.
+//!
 //! The matching Python classes are in `tests/python/http_axon_synapses.py`.
 
 mod dummy;
 mod hashed;
+pub mod model;
 mod stream;
 mod tensor_echo;
 
