@@ -1,55 +1,87 @@
 //! The `neuron` command: run and talk to neurons of the stack.
 
+mod localnet;
+mod metagraph_cmd;
+mod model;
 mod opts;
 mod query;
 mod serve;
 mod wallet_cmd;
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use neuron::NeuronConfig;
 
 /// A Rust neuron stack for Bittensor-style networks.
+///
+/// Settings come from defaults, then `--config FILE` (TOML), then `BT_*` environment
+/// variables (`BT_AXON_PORT`, `BT_WALLET_NAME`, ...), then flags.
 #[derive(Debug, Parser)]
 #[command(name = "neuron", version, about)]
 struct Cli {
-    /// Verbose logs (same as RUST_LOG=debug).
+    /// A TOML configuration file (sections axon, wallet, logging, metrics, metagraph).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Debug logs (same as RUST_LOG=debug).
     #[arg(long = "logging.debug", global = true)]
     debug: bool,
+    /// Trace logs (same as RUST_LOG=trace).
+    #[arg(long = "logging.trace", global = true)]
+    trace: bool,
+    #[command(flatten)]
+    wallet: opts::WalletOpts,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve one axon with the example synapses until SIGINT or SIGTERM.
-    Serve {
+    /// Start a whole network on 127.0.0.1 and exercise every dialect (the main job).
+    Localnet {
         #[command(flatten)]
-        wallet: opts::WalletOpts,
+        args: localnet::LocalnetArgs,
+    },
+    /// Serve one neuron (example and text synapses, every dialect) until SIGINT or SIGTERM.
+    Serve {
         #[command(flatten)]
         args: serve::ServeArgs,
     },
-    /// One dendrite call; prints the response synapse as JSON.
+    /// One dendrite call; prints the response as JSON.
     Query {
-        #[command(flatten)]
-        wallet: opts::WalletOpts,
         #[command(flatten)]
         args: query::QueryArgs,
     },
     /// Create, list and show hotkeys in the btcli layout.
     Wallet {
-        #[command(flatten)]
-        wallet: opts::WalletOpts,
         #[command(subcommand)]
         cmd: wallet_cmd::WalletCmd,
+    },
+    /// Show a running peer's metagraph, or a saved one.
+    Metagraph {
+        #[command(flatten)]
+        args: metagraph_cmd::MetagraphArgs,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(cli.debug);
+    let mut config = NeuronConfig::load(cli.config.as_deref()).context("configuration")?;
+    cli.wallet.apply(&mut config);
+    if cli.debug {
+        config.logging.debug = true;
+    }
+    if cli.trace {
+        config.logging.trace = true;
+    }
+    init_tracing(config.log_filter());
     match &cli.command {
-        Command::Wallet { wallet, cmd } => wallet_cmd::run(cmd, wallet),
-        Command::Serve { wallet, args } => runtime()?.block_on(serve::run(args, wallet)),
-        Command::Query { wallet, args } => runtime()?.block_on(query::run(args, wallet)),
+        Command::Wallet { cmd } => wallet_cmd::run(cmd, &config),
+        Command::Serve { args } => runtime()?.block_on(serve::run(args, config)),
+        Command::Query { args } => runtime()?.block_on(query::run(args, &config)),
+        Command::Localnet { args } => runtime()?.block_on(localnet::run(args, config)),
+        Command::Metagraph { args } => runtime()?.block_on(metagraph_cmd::run(args)),
     }
 }
 
@@ -59,9 +91,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn init_tracing(debug: bool) {
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let default = if debug { "debug" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -4,19 +4,27 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use candle_core::{D, IndexOp, Tensor};
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
-use neuron_dendrite::{AxonInfo, Config, Dendrite, Response, StreamEvent};
-use neuron_examples as ex;
-use neuron_protocol::synapse::{Ping, Synapse};
-
-use crate::opts::WalletOpts;
+use neuron::NeuronConfig;
+use neuron::dendrite::grpc::{self as dgrpc, TextDendrite};
+use neuron::dendrite::native::NativeDendrite;
+use neuron::dendrite::{AxonInfo, Config, Dendrite, Response, StreamEvent};
+use neuron::examples as ex;
+use neuron::legacy::{Seq2SeqArgs, SynapseSpec};
+use neuron::protocol::synapse::{Ping, Synapse};
+use serde_json::json;
 
 /// Wire dialect to use.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Dialect {
     /// The Python SDK's HTTP synapse protocol.
     Http,
+    /// The native binary dialect (authenticated once per connection).
+    Native,
+    /// The legacy gRPC TensorMessage protocol (text synapses).
+    Grpc,
 }
 
 /// `query` flags.
@@ -31,10 +39,13 @@ pub struct QueryArgs {
     /// Axon hotkey (SS58); the request is signed for it.
     #[arg(long)]
     pub hotkey: String,
-    /// Synapse name: Dummy, Hashed, TensorEcho, StreamCount or Synapse (ping).
+    /// Synapse name. HTTP and native: Dummy, Hashed, TensorEcho, StreamCount (HTTP only) or
+    /// Synapse (ping). gRPC: TextLastHiddenState, TextCausalLM, TextCausalLMNext or
+    /// TextSeq2Seq.
     #[arg(long)]
     pub synapse: String,
-    /// The synapse fields as JSON, e.g. '{"dummy_input": 21}'.
+    /// The synapse fields as JSON, e.g. '{"dummy_input": 21}'; for gRPC
+    /// '{"text": "...", "topk": 8, "num_to_generate": 8}'.
     #[arg(long, default_value = "{}")]
     pub json: String,
     /// Dialect.
@@ -45,23 +56,136 @@ pub struct QueryArgs {
     pub timeout: f64,
 }
 
-/// Runs the query; prints the response synapse as JSON on stdout, the status on stderr,
-/// and fails when the status is not 200.
-pub async fn run(args: &QueryArgs, wallet: &WalletOpts) -> anyhow::Result<()> {
-    let dendrite = Dendrite::new(wallet.keypair()?, Config::new());
-    let axon = AxonInfo::new(args.ip, args.port, args.hotkey.clone());
+/// Runs the query; prints the response as JSON on stdout, the status on stderr, and
+/// fails when the call did not succeed.
+pub async fn run(args: &QueryArgs, config: &NeuronConfig) -> anyhow::Result<()> {
+    let keypair = neuron::load_keypair(config)?;
     let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
-    let Dialect::Http = args.dialect;
+    if let Dialect::Grpc = args.dialect {
+        let text = TextDendrite::new(keypair, dgrpc::Config::new());
+        let endpoint = dgrpc::Endpoint::new(0, args.hotkey.clone(), args.ip.to_string(), args.port);
+        return grpc(&text, endpoint, &args.synapse, &args.json, timeout).await;
+    }
+    let dendrite = NativeDendrite::new(
+        Dendrite::new(keypair, Config::new()),
+        neuron::dendrite::native::Config::default(),
+    );
+    let axon = AxonInfo::new(args.ip, args.port, args.hotkey.clone());
+    let native = matches!(args.dialect, Dialect::Native);
     match args.synapse.as_str() {
-        "Dummy" => once::<ex::Dummy>(&dendrite, &axon, &args.json, timeout).await,
-        "Hashed" => once::<ex::Hashed>(&dendrite, &axon, &args.json, timeout).await,
-        "TensorEcho" => once::<ex::TensorEcho>(&dendrite, &axon, &args.json, timeout).await,
-        "Synapse" => once::<Ping>(&dendrite, &axon, &args.json, timeout).await,
-        "StreamCount" => stream(&dendrite, &axon, &args.json, timeout).await,
+        "Dummy" => once::<ex::Dummy>(&dendrite, native, &axon, &args.json, timeout).await,
+        "Hashed" => once::<ex::Hashed>(&dendrite, native, &axon, &args.json, timeout).await,
+        "TensorEcho" => once::<ex::TensorEcho>(&dendrite, native, &axon, &args.json, timeout).await,
+        "Synapse" => once::<Ping>(&dendrite, native, &axon, &args.json, timeout).await,
+        "StreamCount" if !native => stream(dendrite.dendrite(), &axon, &args.json, timeout).await,
+        "StreamCount" => bail!("StreamCount is served over the HTTP dialect only"),
         other => bail!(
             "unknown synapse {other:?}: expected Dummy, Hashed, TensorEcho, StreamCount or Synapse"
         ),
     }
+}
+
+/// The `--json` of a gRPC query.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextQuery {
+    text: String,
+    #[serde(default)]
+    topk: Option<u32>,
+    #[serde(default)]
+    num_to_generate: Option<u32>,
+}
+
+async fn grpc(
+    text: &TextDendrite,
+    endpoint: dgrpc::Endpoint,
+    synapse: &str,
+    json: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let q: TextQuery = serde_json::from_str(json).context(
+        "--json for a gRPC query must be {\"text\": ..., \"topk\"?: n, \"num_to_generate\"?: n}",
+    )?;
+    let spec = match synapse {
+        "TextLastHiddenState" => SynapseSpec::last_hidden_state(),
+        "TextCausalLM" => SynapseSpec::causal_lm(q.topk.unwrap_or(512)),
+        "TextCausalLMNext" => SynapseSpec::causal_lm_next(q.topk.unwrap_or(8)),
+        "TextSeq2Seq" => SynapseSpec::seq2seq(Seq2SeqArgs {
+            num_to_generate: q.num_to_generate.unwrap_or(8),
+            ..Seq2SeqArgs::default()
+        }),
+        other => bail!(
+            "unknown gRPC synapse {other:?}: expected TextLastHiddenState, TextCausalLM, TextCausalLMNext or TextSeq2Seq"
+        ),
+    };
+    let out = text
+        .text(
+            endpoint,
+            std::slice::from_ref(&spec),
+            q.text.as_str(),
+            Some(timeout),
+        )
+        .await?;
+    let code = out.codes[0][0];
+    let output = &out.outputs[0][0];
+    let mut report = json!({
+        "synapse": spec.name(),
+        "code": code.name(),
+        "message": out.messages[0][0],
+        "time": out.times[0][0],
+        "shape": output.dims(),
+    });
+    if code == neuron::legacy::ReturnCode::Success {
+        report["summary"] = summarize(text, synapse, output)?;
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!("code {} ({:.1} ms)", code.name(), out.times[0][0] * 1e3);
+    if code != neuron::legacy::ReturnCode::Success {
+        bail!("query failed with {}", code.name());
+    }
+    Ok(())
+}
+
+/// A readable digest of a text synapse's output.
+fn summarize(text: &TextDendrite, synapse: &str, t: &Tensor) -> anyhow::Result<serde_json::Value> {
+    let tok = text.tokenizer();
+    Ok(match synapse {
+        "TextLastHiddenState" => {
+            let t = t.to_dtype(candle_core::DType::F32)?;
+            let first: Vec<f32> = t.flatten_all()?.i(0..4.min(t.elem_count()))?.to_vec1()?;
+            json!({ "mean": t.mean_all()?.to_scalar::<f32>()?, "first": first })
+        }
+        "TextCausalLM" => {
+            // The most likely next token after the last position of the first row.
+            let s = t.dim(1)?;
+            let last = t.i((0, s - 1))?.to_dtype(candle_core::DType::F32)?;
+            let best = last.argmax(D::Minus1)?.to_scalar::<u32>()?;
+            json!({ "next_token": best, "next_text": tok.decode(&[i64::from(best)])? })
+        }
+        "TextCausalLMNext" => {
+            let rows = t
+                .i(0)?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec2::<f32>()?;
+            let phrases: Vec<serde_json::Value> = rows
+                .iter()
+                .take(rows.len().saturating_sub(1))
+                .map(|r| {
+                    let ids: Vec<i64> = r[1..]
+                        .iter()
+                        .filter(|v| **v >= 0.0)
+                        .map(|v| *v as i64)
+                        .collect();
+                    json!({ "p": r[0], "text": tok.decode(&ids).unwrap_or_default() })
+                })
+                .collect();
+            json!({ "phrases": phrases })
+        }
+        _ => {
+            let ids: Vec<i64> = t.i(0)?.to_dtype(candle_core::DType::I64)?.to_vec1()?;
+            json!({ "generated": tok.decode(&ids)? })
+        }
+    })
 }
 
 fn parse<T: Synapse>(json: &str) -> anyhow::Result<T> {
@@ -69,12 +193,18 @@ fn parse<T: Synapse>(json: &str) -> anyhow::Result<T> {
 }
 
 async fn once<T: Synapse>(
-    dendrite: &Dendrite,
+    dendrite: &NativeDendrite,
+    native: bool,
     axon: &AxonInfo,
     json: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let response = dendrite.call(axon, parse::<T>(json)?, timeout).await;
+    let synapse = parse::<T>(json)?;
+    let response = if native {
+        dendrite.call_native(axon, synapse, timeout).await
+    } else {
+        dendrite.dendrite().call(axon, synapse, timeout).await
+    };
     report(&response)
 }
 

@@ -1,16 +1,17 @@
-//! `neuron serve`: one axon serving the example synapses until SIGINT or SIGTERM.
+//! `neuron serve`: one neuron serving the example synapses (HTTP and native) and the text
+//! synapses (legacy gRPC, answered by the built-in model) on one port, with gossip, until
+//! SIGINT or SIGTERM.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use neuron_axon::{Axon, Caller, Config, HandlerError};
-use neuron_examples as ex;
-
-use crate::opts::WalletOpts;
+use neuron::axon::{Axon, Caller, HandlerError};
+use neuron::examples::{self as ex, model::TinyLm};
+use neuron::{Neuron, NeuronConfig};
 
 /// Nonce policy choice on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -21,21 +22,36 @@ pub enum NoncePolicyArg {
     Strict,
 }
 
-/// `serve` flags.
+/// `serve` flags; unset ones come from the config file, the environment or the defaults.
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {
-    /// Port to listen on (0 picks a free one; the chosen address is printed).
-    #[arg(long, visible_alias = "axon.port", default_value_t = 8091)]
-    pub port: u16,
-    /// Address to bind.
-    #[arg(long = "axon.ip", default_value = "127.0.0.1")]
-    pub ip: IpAddr,
-    /// Nonce policy.
-    #[arg(long = "nonce-policy", value_enum, default_value = "strict")]
-    pub nonce_policy: NoncePolicyArg,
-    /// Refuse this hotkey (403); repeatable.
+    /// Port to listen on (0 picks a free one; the chosen address is printed) [default: 8091].
+    #[arg(long, visible_alias = "axon.port")]
+    pub port: Option<u16>,
+    /// Address to bind [default: 127.0.0.1].
+    #[arg(long = "axon.ip")]
+    pub ip: Option<IpAddr>,
+    /// Address advertised to other neurons [default: the bound one].
+    #[arg(long = "axon.external_ip")]
+    pub external_ip: Option<IpAddr>,
+    /// Port advertised to other neurons [default: the bound one].
+    #[arg(long = "axon.external_port")]
+    pub external_port: Option<u16>,
+    /// Nonce policy of the HTTP dialect [default: strict].
+    #[arg(long = "nonce-policy", visible_alias = "axon.nonce_policy", value_enum)]
+    pub nonce_policy: Option<NoncePolicyArg>,
+    /// Refuse this hotkey (403 over HTTP, UNAUTHENTICATED over gRPC); repeatable.
     #[arg(long = "blacklist", value_name = "HOTKEY")]
     pub blacklist: Vec<String>,
+    /// Serve Prometheus `/metrics` on this port (0 picks one; printed on stderr).
+    #[arg(long = "metrics.port")]
+    pub metrics_port: Option<u16>,
+    /// Gossip bootstrap peer (`IP:PORT` of another neuron); repeatable.
+    #[arg(long = "metagraph.bootstrap", value_name = "ADDR")]
+    pub bootstrap: Vec<SocketAddr>,
+    /// Seed of the built-in model's weights.
+    #[arg(long = "model-seed", default_value_t = 1)]
+    pub model_seed: u64,
     /// Make the `Dummy` handler wait this long and report each request on stderr (for
     /// load and shutdown tests).
     #[arg(long = "handler-delay-ms", default_value_t = 0)]
@@ -43,6 +59,39 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(long = "grace", default_value_t = 10.0)]
     pub grace: f64,
+}
+
+impl ServeArgs {
+    /// Writes the given flags over `config`.
+    pub fn apply(&self, config: &mut NeuronConfig) {
+        if let Some(port) = self.port {
+            config.axon.port = port;
+        }
+        if let Some(ip) = self.ip {
+            config.axon.ip = ip;
+        }
+        if let Some(ip) = self.external_ip {
+            config.axon.external_ip = Some(ip);
+        }
+        if let Some(port) = self.external_port {
+            config.axon.external_port = Some(port);
+        }
+        match self.nonce_policy {
+            Some(NoncePolicyArg::Sdk) => {
+                config.axon.nonce_policy = neuron::config::NoncePolicy::Sdk
+            }
+            Some(NoncePolicyArg::Strict) => {
+                config.axon.nonce_policy = neuron::config::NoncePolicy::Strict;
+            }
+            None => {}
+        }
+        if let Some(port) = self.metrics_port {
+            config.metrics.port = Some(port);
+        }
+        if !self.bootstrap.is_empty() {
+            config.metagraph.bootstrap.clone_from(&self.bootstrap);
+        }
+    }
 }
 
 /// Attaches the example synapses, each behind the same blacklist.
@@ -77,28 +126,32 @@ pub fn attach_examples(axon: &mut Axon, blacklist: Arc<HashSet<String>>, delay: 
 }
 
 /// Runs the server until a signal arrives, then shuts down gracefully.
-pub async fn run(args: &ServeArgs, wallet: &WalletOpts) -> anyhow::Result<()> {
-    let keypair = wallet.keypair()?;
-    let mut config = Config::new().with_ip(args.ip).with_port(args.port);
-    if matches!(args.nonce_policy, NoncePolicyArg::Sdk) {
-        config = config.with_sdk_nonces();
-    }
-    let mut axon = Axon::new(keypair, config);
-    let blacklist = Arc::new(args.blacklist.iter().cloned().collect());
+pub async fn run(args: &ServeArgs, mut config: NeuronConfig) -> anyhow::Result<()> {
+    args.apply(&mut config);
+    let grace = Duration::from_secs_f64(args.grace.max(0.0));
+    let mut builder = Neuron::from_config(config)?;
+    let keypair = builder.keypair().clone();
+    let blacklist: Arc<HashSet<String>> = Arc::new(args.blacklist.iter().cloned().collect());
     attach_examples(
-        &mut axon,
-        blacklist,
+        builder.axon(),
+        blacklist.clone(),
         Duration::from_millis(args.handler_delay_ms),
     );
-    let hotkey = axon.hotkey().to_string();
-    let running = axon.serve().await.context("starting the axon")?;
+    let model = Arc::new(TinyLm::new(args.model_seed).context("building the model")?);
+    let neuron = builder
+        .legacy(crate::model::legacy_service(keypair, model, blacklist))
+        .start()
+        .await
+        .context("starting the neuron")?;
     // One machine-readable line: scripts and tests wait for it.
-    println!("serving {} hotkey {hotkey}", running.local_addr());
+    println!("serving {} hotkey {}", neuron.local_addr(), neuron.hotkey());
+    eprintln!("dialects: {}", neuron.protocols().join(", "));
+    if let Some(addr) = neuron.metrics_addr() {
+        eprintln!("metrics http://{addr}/metrics");
+    }
     wait_for_signal().await?;
     eprintln!("shutting down: finishing in-flight requests");
-    running
-        .shutdown(Duration::from_secs_f64(args.grace.max(0.0)))
-        .await;
+    neuron.shutdown(grace).await;
     Ok(())
 }
 

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use neuron_wallet::Wallet;
+use neuron::wallet::Wallet;
 
-use crate::opts::WalletOpts;
+use neuron::NeuronConfig;
+
+use crate::opts::wallet_root;
 
 /// Wallet subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,8 +26,12 @@ pub enum WalletCmd {
 }
 
 /// Runs a wallet subcommand.
-pub fn run(cmd: &WalletCmd, opts: &WalletOpts) -> anyhow::Result<()> {
-    let wallet = Wallet::new(opts.path(), &opts.name, &opts.hotkey);
+pub fn run(cmd: &WalletCmd, config: &NeuronConfig) -> anyhow::Result<()> {
+    let wallet = Wallet::new(
+        wallet_root(config),
+        &config.wallet.name,
+        &config.wallet.hotkey,
+    );
     match cmd {
         WalletCmd::Create { overwrite } => {
             let (kp, mnemonic) = wallet
@@ -37,7 +43,7 @@ pub fn run(cmd: &WalletCmd, opts: &WalletOpts) -> anyhow::Result<()> {
             println!("(write the mnemonic down: it is the only way to recover this key)");
         }
         WalletCmd::List => {
-            let root: PathBuf = opts.path();
+            let root: PathBuf = wallet_root(config);
             let names = Wallet::list_wallets(&root)
                 .with_context(|| format!("listing {}", root.display()))?;
             if names.is_empty() {

@@ -140,6 +140,16 @@ impl std::fmt::Debug for NeuronBuilder {
 }
 
 impl NeuronBuilder {
+    /// The hotkey the neuron signs with (a legacy service must be built with it).
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NeuronConfig {
+        &self.config
+    }
+
     /// The axon, to attach synapses to.
     pub fn axon(&mut self) -> &mut Axon {
         &mut self.axon
