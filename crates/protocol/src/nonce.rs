@@ -40,9 +40,28 @@
 //!   messages and float arithmetic included. The SDK's map is unbounded; ours is an LRU of
 //!   [`Config::max_keys`] keys (see *Deviations*).
 //! * [`NoncePolicy::Strict`] (the default) requires the version header, bounds the window
-//!   on both sides, and tolerates reordering: it remembers, per key, the recent nonces
-//!   inside the window, so a request overtaken by a later one is still accepted while an
-//!   exact replay is refused.
+//!   on both sides, and tolerates reordering: it remembers, per key, the accepted nonces
+//!   that are still inside the window, so a request overtaken by later ones is still
+//!   accepted while an exact replay is refused.
+//!
+//! # Strict memory: what is remembered and when a reordered request is refused
+//!
+//! Per key the strict policy keeps a *floor* (every nonce at or below it is refused) and the
+//! sorted set of accepted nonces above the floor. Nonces leave the set into the floor only
+//!
+//! 1. by **time**: once they are older than the widest window (`window + max_timeout`), when
+//!    the window check refuses them anyway;
+//! 2. by the **per-key cap** ([`StrictConfig::with_max_nonces_per_key`], default 16 384,
+//!    128 KiB): a key holding more accepted nonces than that folds its oldest ones;
+//! 3. by the **global budget** ([`Config::with_max_nonces`], default 1 048 576 nonces,
+//!    8 MiB, over all keys): when the total goes over it, the least recently used keys are
+//!    folded whole (floor = their newest nonce) until the total is back under 7/8 of the
+//!    budget; the key being committed is folded last.
+//!
+//! Folding only ever raises a floor, so it can refuse a late request but never accept a
+//! replay. Without memory pressure, a client is refused for reordering only if more than
+//! `max_nonces_per_key` of its later requests were accepted before the late one arrived
+//! (one dendrite at 5 000 requests/s may then deliver a request more than 3 s late).
 //!
 //! [`LegacyNonces`] is the gRPC-era rule (wire-legacy §8 step 4): per `"{sender}:{uid}"`,
 //! strictly increasing.
@@ -177,15 +196,16 @@ impl StrictConfig {
     ///   this much (the header is not signed); it also sets how long nonces are kept,
     ///   `window + max_timeout`;
     /// * `min_version` **7 002 000** (7.2.0, the first SDK that sends wall-clock nonces);
-    /// * `max_nonces_per_key` **128**: how many recent nonces each key remembers; a
-    ///   request overtaken by more than this many later ones of the same key is refused.
+    /// * `max_nonces_per_key` **16 384** (128 KiB): how many accepted nonces each key
+    ///   remembers at most; a request overtaken by more than this many later ones of the
+    ///   same key is refused. Nonces older than the widest window are dropped earlier.
     pub fn new() -> Self {
         Self {
             window: Duration::from_secs(4),
             max_future: Duration::from_secs(2),
             max_timeout: Duration::from_secs(60),
             min_version: SDK_WINDOW_MIN_VERSION,
-            max_nonces_per_key: 128,
+            max_nonces_per_key: DEFAULT_MAX_NONCES_PER_KEY,
         }
     }
 
@@ -235,23 +255,32 @@ impl Default for StrictConfig {
     }
 }
 
+/// Default of [`StrictConfig::with_max_nonces_per_key`].
+const DEFAULT_MAX_NONCES_PER_KEY: usize = 16_384;
+
+/// Default of [`Config::with_max_nonces`].
+const DEFAULT_MAX_NONCES: usize = 1 << 20;
+
 /// Settings of a [`NonceVerifier`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     policy: NoncePolicy,
     max_keys: usize,
     tombstone_slots: usize,
+    max_nonces: usize,
 }
 
 impl Config {
     /// Strict policy ([`StrictConfig::new`]), at most **65 536** keys, **65 536**
-    /// tombstone slots (512 KiB). Worst-case memory, every key holding
-    /// `max_nonces_per_key` nonces, is about 75 MiB; typical use is a few hundred keys.
+    /// tombstone slots (512 KiB), at most **1 048 576** remembered nonces over all keys
+    /// (8 MiB). Worst case about 16 MiB with every table full; typical use is a few
+    /// hundred keys.
     pub fn new() -> Self {
         Self {
             policy: NoncePolicy::default(),
             max_keys: 65_536,
             tombstone_slots: 65_536,
+            max_nonces: DEFAULT_MAX_NONCES,
         }
     }
 
@@ -262,7 +291,20 @@ impl Config {
             policy: NoncePolicy::Sdk,
             max_keys: 1 << 20,
             tombstone_slots: 65_536,
+            max_nonces: DEFAULT_MAX_NONCES,
         }
+    }
+
+    /// Sets the budget of remembered strict nonces over all keys (at least 1); see the
+    /// module docs, "Strict memory".
+    pub fn with_max_nonces(mut self, n: usize) -> Self {
+        self.max_nonces = n.max(1);
+        self
+    }
+
+    /// The budget of remembered strict nonces over all keys.
+    pub fn max_nonces(&self) -> usize {
+        self.max_nonces
     }
 
     /// Sets the policy (keeps the bounds).
@@ -305,6 +347,8 @@ impl Default for Config {
 pub struct NonceVerifier {
     config: Config,
     table: KeyTable<KeyState>,
+    /// Sum of `seen.len()` over the keys of `table`.
+    remembered: usize,
 }
 
 /// Per-key state. SDK: `floor` is the last accepted nonce and `seen` is empty. Strict:
@@ -320,13 +364,36 @@ impl KeyState {
     fn newest(&self) -> u64 {
         self.seen.back().copied().unwrap_or(self.floor)
     }
+
+    /// Moves the `n` oldest remembered nonces into the floor.
+    fn fold_oldest(&mut self, n: usize) {
+        let n = n.min(self.seen.len());
+        if n > 0 {
+            self.floor = self.floor.max(self.seen[n - 1]);
+            self.seen.drain(..n);
+        }
+        // Return memory after a burst: a set that shrank far below its allocation.
+        if self.seen.capacity() > 64 && self.seen.capacity() > 4 * self.seen.len() {
+            self.seen.shrink_to(2 * self.seen.len());
+        }
+    }
+
+    /// Moves every remembered nonce into the floor.
+    fn fold_all(&mut self) {
+        self.floor = self.newest();
+        self.seen = VecDeque::new();
+    }
 }
 
 impl NonceVerifier {
     /// A verifier with no keys.
     pub fn new(config: Config) -> Self {
         let table = KeyTable::new(config.max_keys, config.tombstone_slots);
-        Self { config, table }
+        Self {
+            config,
+            table,
+            remembered: 0,
+        }
     }
 
     /// The configuration.
@@ -346,7 +413,15 @@ impl NonceVerifier {
 
     /// Total number of nonces remembered in strict seen-sets (for memory accounting).
     pub fn remembered_nonces(&self) -> usize {
-        self.table.map.iter().map(|(_, s)| s.seen.len()).sum()
+        debug_assert_eq!(
+            self.remembered,
+            self.table
+                .map
+                .iter()
+                .map(|(_, s)| s.seen.len())
+                .sum::<usize>()
+        );
+        self.remembered
     }
 
     /// Checks `req` without recording anything.
@@ -362,21 +437,58 @@ impl NonceVerifier {
         self.check_key(key, req, now_ns)?;
         // `check_key` returned Ok, so the nonce is present.
         let nonce = req.nonce.ok_or(NonceError::MissingNonce)?;
+        let remembered = &mut self.remembered;
         match &self.config.policy {
             NoncePolicy::Sdk => {
                 self.table
-                    .upsert(key, KeyState::default, KeyState::newest)
+                    .upsert(key, KeyState::default, KeyState::newest, |_| {})
                     .floor = nonce;
             }
             NoncePolicy::Strict(strict) => {
                 let retention = strict.retention_ns();
                 let cutoff = now_ns.saturating_sub(retention);
-                self.table.expire(4, |s| s.newest() < cutoff);
-                let state = self.table.upsert(key, KeyState::default, KeyState::newest);
+                self.table
+                    .expire(4, |s| s.newest() < cutoff, |s| *remembered -= s.seen.len());
+                let state = self
+                    .table
+                    .upsert(key, KeyState::default, KeyState::newest, |old| {
+                        *remembered -= old.seen.len()
+                    });
+                let before = state.seen.len();
                 insert_seen(state, nonce, cutoff, strict.max_nonces_per_key);
+                *remembered = *remembered + state.seen.len() - before;
+                if self.remembered > self.config.max_nonces {
+                    self.fold_to_budget(key);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Brings the remembered nonces back under 7/8 of the budget by folding whole keys into
+    /// their floors, least recently used first; `current` (the key just committed) last.
+    fn fold_to_budget(&mut self, current: u128) {
+        let target = self.config.max_nonces - self.config.max_nonces / 8;
+        let remembered = &mut self.remembered;
+        // `iter_mut` runs from the most to the least recently used key; the current key is
+        // the most recently used, so reversed it comes last.
+        for (&k, state) in self.table.map.iter_mut().rev() {
+            if *remembered <= target {
+                break;
+            }
+            if k == current || state.seen.is_empty() {
+                continue;
+            }
+            *remembered -= state.seen.len();
+            state.fold_all();
+        }
+        if *remembered > target
+            && let Some(state) = self.table.map.peek_mut(&current)
+        {
+            let keep = state.seen.len().saturating_sub(*remembered - target);
+            *remembered -= state.seen.len() - keep;
+            state.fold_oldest(state.seen.len() - keep);
+        }
     }
 
     /// [`check`](Self::check) and [`commit`](Self::commit) in one step, for callers that
@@ -395,7 +507,12 @@ impl NonceVerifier {
     pub fn expire(&mut self, now_ns: u64) {
         if let NoncePolicy::Strict(strict) = &self.config.policy {
             let cutoff = now_ns.saturating_sub(strict.retention_ns());
-            self.table.expire(usize::MAX, |s| s.newest() < cutoff);
+            let remembered = &mut self.remembered;
+            self.table.expire(
+                usize::MAX,
+                |s| s.newest() < cutoff,
+                |s| *remembered -= s.seen.len(),
+            );
         }
     }
 
@@ -502,16 +619,16 @@ fn check_strict(
 /// oldest ones beyond the cap move into the floor.
 fn insert_seen(state: &mut KeyState, nonce: u64, cutoff: u64, cap: usize) {
     let expired = state.seen.partition_point(|&n| n < cutoff);
-    if expired > 0 {
-        state.floor = state.floor.max(state.seen[expired - 1]);
-        state.seen.drain(..expired);
+    state.fold_oldest(expired);
+    // Requests mostly arrive in order: the common case appends.
+    if state.seen.back().is_none_or(|&last| last < nonce) {
+        state.seen.push_back(nonce);
+    } else {
+        let at = state.seen.partition_point(|&n| n < nonce);
+        state.seen.insert(at, nonce);
     }
-    let at = state.seen.partition_point(|&n| n < nonce);
-    state.seen.insert(at, nonce);
     if state.seen.len() > cap {
-        let excess = state.seen.len() - cap;
-        state.floor = state.floor.max(state.seen[excess - 1]);
-        state.seen.drain(..excess);
+        state.fold_oldest(state.seen.len() - cap);
     }
 }
 
@@ -616,7 +733,7 @@ impl LegacyNonces {
     pub fn commit(&mut self, sender: &str, uid: &str, nonce: u64) -> Result<(), NonceError> {
         let key = self.table.key(sender, Some(uid));
         self.check_key(key, nonce)?;
-        *self.table.upsert(key, || 0, |last| *last) = nonce;
+        *self.table.upsert(key, || 0, |last| *last, |_| {}) = nonce;
         Ok(())
     }
 
@@ -706,12 +823,13 @@ impl<V> KeyTable<V> {
     }
 
     /// The state of `key`, created if absent (evicting the least recently used key into
-    /// a tombstone when full), and marked most recently used.
+    /// a tombstone when full, after showing it to `evicted`), and marked most recently used.
     pub(crate) fn upsert(
         &mut self,
         key: u128,
         new: impl FnOnce() -> V,
         newest: impl Fn(&V) -> u64,
+        evicted: impl FnOnce(&V),
     ) -> &mut V {
         if !self.map.contains(&key)
             && let Some((old_key, old)) = self.map.push(key, new())
@@ -719,17 +837,26 @@ impl<V> KeyTable<V> {
         {
             let slot = self.slot(old_key);
             self.tombstones[slot] = self.tombstones[slot].max(newest(&old));
+            evicted(&old);
         }
         // Present: inserted just above or already there.
         self.map.get_mut(&key).expect("key was just inserted")
     }
 
-    /// Drops up to `limit` least recently used keys while `dead` says they are useless.
-    pub(crate) fn expire(&mut self, limit: usize, dead: impl Fn(&V) -> bool) {
+    /// Drops up to `limit` least recently used keys while `dead` says they are useless,
+    /// showing each dropped value to `dropped`.
+    pub(crate) fn expire(
+        &mut self,
+        limit: usize,
+        dead: impl Fn(&V) -> bool,
+        mut dropped: impl FnMut(&V),
+    ) {
         for _ in 0..limit {
             match self.map.peek_lru() {
                 Some((_, v)) if dead(v) => {
-                    self.map.pop_lru();
+                    if let Some((_, v)) = self.map.pop_lru() {
+                        dropped(&v);
+                    }
                 }
                 _ => break,
             }

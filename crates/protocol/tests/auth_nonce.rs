@@ -449,7 +449,108 @@ fn seen_sets_are_bounded_under_a_flood_from_one_key() {
         accept(&mut v, &req(now), now);
     }
     assert_eq!(v.len(), 1);
-    assert_eq!(v.remembered_nonces(), 128);
+    assert_eq!(v.remembered_nonces(), 16_384);
+}
+
+/// Commits `nonces` in the given order as one key, each at the wall-clock time the
+/// simulated dendrite would see it arrive.
+fn commit_all(v: &mut NonceVerifier, nonces: &[u64], arrival: impl Fn(u64) -> u64) {
+    for &n in nonces {
+        let now = arrival(n);
+        v.check(&req(n), now)
+            .unwrap_or_else(|e| panic!("nonce {n} refused at check: {e}"));
+        v.commit(&req(n), now)
+            .unwrap_or_else(|e| panic!("nonce {n} refused at commit: {e}"));
+    }
+}
+
+#[test]
+fn one_dendrite_with_many_requests_in_flight_is_never_refused() {
+    // One key issues a nonce every 50 µs (20 000 requests/s) for 2 s; requests arrive in a
+    // scrambled order: each one overtaken by up to 2 000 later ones (100 ms late), far
+    // beyond the 128 nonces the previous design remembered.
+    let mut v = strict();
+    let sent: Vec<u64> = (0..40_000u64).map(|i| NOW + i * 50_000).collect();
+    let mut order = sent.clone();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for chunk in order.chunks_mut(2_000) {
+        // Fisher-Yates with a fixed xorshift: deterministic, no dependency.
+        for i in (1..chunk.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let j = (state % (i as u64 + 1)) as usize;
+            chunk.swap(i, j);
+        }
+    }
+    assert_ne!(order, sent);
+    // Every request arrives 100 ms after the newest nonce sent so far.
+    let latest = |n: u64| n - (n - NOW) % (2_000 * 50_000) + 2_000 * 50_000 + 100_000_000;
+    commit_all(&mut v, &order, latest);
+    // Every one of them is a replay now, wherever it falls.
+    let now = latest(*sent.last().expect("sent"));
+    for &n in sent.iter().step_by(97) {
+        let refused = v.check(&req(n), now);
+        assert!(
+            matches!(refused, Err(NonceError::Replayed | NonceError::NotNewer)),
+            "replay of {n} accepted: {refused:?}"
+        );
+    }
+    assert!(v.remembered_nonces() <= 16_384);
+}
+
+#[test]
+fn nonces_leave_the_set_by_time_not_by_count() {
+    // 1 000 requests, one per 100 ms: the last 640 are within the 64 s retention at the
+    // end, and a request 60 s late (with a 60 s timeout) is still accepted.
+    let mut v = strict();
+    let nonces: Vec<u64> = (0..1_000u64).map(|i| NOW + i * S / 10).collect();
+    let late = nonces[400] + 1;
+    commit_all(&mut v, &nonces, |n| n + 1_000);
+    let now = nonces[999] + 1_000;
+    assert_eq!(v.remembered_nonces(), 640);
+    let r = NonceInput {
+        timeout_s: Some(60.0),
+        ..req(late)
+    };
+    v.check(&r, now).expect("60 s late, inside the 64 s window");
+    v.commit(&r, now).expect("commit");
+    assert_eq!(v.check(&r, now), Err(NonceError::Replayed));
+}
+
+#[test]
+fn the_global_budget_folds_least_recently_used_keys_and_keeps_refusing_replays() {
+    let mut v = NonceVerifier::new(Config::new().with_max_nonces(1_000));
+    assert_eq!(Config::new().max_nonces(), 1 << 20);
+    let uuids: Vec<String> = (0..20).map(|i| format!("uuid-{i}")).collect();
+    fn key(u: &str, n: u64) -> NonceInput<'_> {
+        NonceInput {
+            uuid: Some(u),
+            ..req(n)
+        }
+    }
+    // 20 keys × 100 nonces = 2 000 > 1 000.
+    for round in 0..100u64 {
+        for (k, u) in uuids.iter().enumerate() {
+            let n = NOW + round * 1_000 + k as u64;
+            v.check(&key(u, n), n).expect("fresh");
+            v.commit(&key(u, n), n).expect("fresh");
+            assert!(v.remembered_nonces() <= 1_000);
+        }
+    }
+    assert_eq!(v.len(), 20);
+    // Every nonce of every key is still refused, folded or not.
+    let now = NOW + 100 * 1_000;
+    for (k, u) in uuids.iter().enumerate() {
+        for round in (0..100u64).step_by(7) {
+            let n = NOW + round * 1_000 + k as u64;
+            assert!(v.check(&key(u, n), now).is_err(), "replay of {u} {round}");
+        }
+    }
+    // The most recently used key kept its own nonces: a late request of it still passes.
+    let last = &uuids[19];
+    v.check(&key(last, NOW + 98 * 1_000 + 500), now)
+        .expect("a late request of the busiest recent key");
 }
 
 #[test]
@@ -538,7 +639,7 @@ fn config_defaults_are_documented_values() {
         .with_max_future(Duration::from_secs(2))
         .with_max_timeout(Duration::from_secs(60))
         .with_min_version(7_002_000)
-        .with_max_nonces_per_key(128);
+        .with_max_nonces_per_key(16_384);
     assert_eq!(strict, StrictConfig::default());
 }
 
