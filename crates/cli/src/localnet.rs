@@ -117,7 +117,7 @@ fn fast_gossip(config: &mut NeuronConfig, bootstrap: Option<std::net::SocketAddr
 /// Runs the local network; see the [module docs](self).
 pub async fn run(args: &LocalnetArgs, base: NeuronConfig) -> anyhow::Result<()> {
     let n = usize::from(args.neurons);
-    let timeout = Duration::from_secs_f64(args.timeout.max(0.1));
+    let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
     let progress = Progress {
         start: Instant::now(),
         done: AtomicUsize::new(0),
