@@ -575,10 +575,21 @@ async fn query_peer(
 
     // Legacy gRPC dialect: the text synapses of the built-in model.
     let endpoint = peer.legacy_endpoint(uid);
-    for row in grpc_calls(text, &endpoint, miner, prompt, timeout).await {
-        push(row, &mut rows);
-    }
+    rows.extend(grpc_calls(text, &endpoint, miner, prompt, timeout, progress).await);
     rows
+}
+
+/// Rows that report progress as they are added.
+struct Sink<'a> {
+    rows: Vec<Row>,
+    progress: &'a Progress,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, row: Row) {
+        self.progress.call(&row);
+        self.rows.push(row);
+    }
 }
 
 async fn stream_row(
@@ -645,9 +656,13 @@ async fn grpc_calls(
     miner: &Miner,
     prompt: &str,
     timeout: Duration,
+    progress: &Progress,
 ) -> Vec<Row> {
     let name = miner.name.as_str();
-    let mut rows = Vec::new();
+    let mut rows = Sink {
+        rows: Vec::new(),
+        progress,
+    };
     let ids = match text.tokenizer().encode_batch(&[prompt]) {
         Ok(ids) => ids,
         Err(e) => {
@@ -660,7 +675,7 @@ async fn grpc_calls(
                 0,
                 Err(String::new()),
             ));
-            return rows;
+            return rows.rows;
         }
     };
 
@@ -825,7 +840,7 @@ async fn grpc_calls(
             Err(String::new()),
         ),
     });
-    rows
+    rows.rows
 }
 
 async fn backward_row(
