@@ -14,3 +14,5 @@ mod forward;
 mod interop;
 #[path = "grpc/limits.rs"]
 mod limits;
+#[path = "grpc/metrics.rs"]
+mod metrics;

@@ -28,7 +28,8 @@
 //! 5. **callbacks**, one per synapse type, within [`Config::timeout`] (queue wait included);
 //! 6. **encode** each output, and the envelope rules ("at least one succeeded").
 //!
-//! [`Stats`] counts calls, codes, bytes and latency.
+//! [`Stats`] counts calls, codes, bytes and latency, and registers them as Prometheus
+//! counters and histograms ([`Stats::register`]).
 
 mod auth;
 mod config;
@@ -43,7 +44,7 @@ pub use hooks::{BlacklistFn, PriorityFn, SynapseCheckFn};
 pub use neuron_legacy::{ReturnCode, SynapseSpec, SynapseType};
 pub use neuron_protocol::legacy::RequestType;
 pub use service::{Handler, Service};
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{CodeLabel, RpcLabel, Stats, StatsSnapshot};
 
 /// The legacy axon: another name for [`Service`].
 pub type LegacyAxon = Service;

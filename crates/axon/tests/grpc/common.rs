@@ -109,8 +109,13 @@ pub type Seen = (String, Vec<usize>, Vec<usize>, f32);
 /// The test axon's callbacks: all four synapse types, the hidden-state one misbehaving on
 /// the special tokens; `//Eve` blacklisted; `//Dave` blacklisted for Backward only.
 pub fn model_service(config: grpc::Config) -> (Service, mpsc::Receiver<Seen>) {
+    model_service_as(alice(), config)
+}
+
+/// [`model_service`] answering as `keypair`.
+pub fn model_service_as(keypair: Keypair, config: grpc::Config) -> (Service, mpsc::Receiver<Seen>) {
     let (tx, rx) = mpsc::channel(64);
-    let svc = Service::new(alice(), config)
+    let svc = Service::new(keypair, config)
         .with_callback(
             SynapseType::TextLastHiddenState,
             |_caller, inputs, _spec| async move {
