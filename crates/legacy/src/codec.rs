@@ -295,9 +295,9 @@ impl SynapseSpec {
                     )));
                 }
                 limits.check_shape(&[b, s, VOCAB_SIZE])?;
-                let mut v = lm::unpack_log_probs(&f32_values(r)?, b * s, k, VOCAB_SIZE)
+                // Already NaN-free: the expansion applies `nan_to_num` as it writes.
+                let v = lm::unpack_log_probs(&f32_values(r)?, b * s, k, VOCAB_SIZE)
                     .ok_or_else(|| Fault::other("token id out of the vocabulary"))?;
-                lm::nan_to_num(&mut v);
                 f32_tensor(v, &[b, s, VOCAB_SIZE])
             }
             SynapseKind::CausalLmNext { topk } => {

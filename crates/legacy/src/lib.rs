@@ -40,9 +40,11 @@ mod failure;
 mod lm;
 pub mod phrases;
 mod spec;
+mod topk;
 
 pub use failure::Failure;
 pub use spec::{Seq2SeqArgs, SynapseKind, SynapseSpec};
+pub use topk::CausalLmForm;
 
 pub use neuron_protocol::legacy::{ReturnCode, Serializer, synapse::SynapseType};
 

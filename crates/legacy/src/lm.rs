@@ -77,7 +77,8 @@ pub(crate) fn token_index(id: f32, vocab: usize) -> Option<usize> {
 
 /// Expands `rows` rows of `[probs(k) | ids(k)]` to full-vocabulary log-probabilities
 /// (wire-legacy §5 TEXT_CAUSAL_LM): every entry `log(clamp(1 − Σp, 1e-40, 1) / (V − k))`,
-/// the top-k ids `log(p + 1e-40)`. `None` when an id is not a token of the vocabulary.
+/// the top-k ids `log(p + 1e-40)`, NaN → 0 and ±inf → the largest finite values (torch's
+/// `nan_to_num`). `None` when an id is not a token of the vocabulary.
 pub(crate) fn unpack_log_probs(
     packed: &[f32],
     rows: usize,
@@ -91,12 +92,19 @@ pub(crate) fn unpack_log_probs(
         let mass: f32 = probs.iter().sum();
         let floor = (1.0 - mass).clamp(1e-40, 1.0) / rest;
         let start = out.len();
-        out.resize(start + vocab, floor.ln());
+        out.resize(start + vocab, finite(floor.ln()));
         for (&p, &id) in probs.iter().zip(ids) {
-            out[start + token_index(id, vocab)?] = (p + 1e-40).ln();
+            out[start + token_index(id, vocab)?] = finite((p + 1e-40).ln());
         }
     }
     Some(out)
+}
+
+/// [`nan_to_num`] of one value.
+fn finite(v: f32) -> f32 {
+    let mut one = [v];
+    nan_to_num(&mut one);
+    one[0]
 }
 
 /// Scatters `rows` rows of `[values(k) | ids(k)]` back into zero rows of width `vocab`.

@@ -22,7 +22,7 @@ mod metrics;
 mod pool;
 mod receptor;
 mod stats;
-mod text;
+pub mod text;
 mod tokenizer;
 
 pub use autograd::{BackwardHandle, BackwardMode, BackwardResult};

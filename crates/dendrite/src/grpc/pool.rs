@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
 use futures::future::join_all;
-use neuron_legacy::SynapseSpec;
+use neuron_legacy::{CausalLmForm, SynapseSpec};
+use neuron_protocol::legacy::ReturnCode;
 use neuron_wallet::Keypair;
 
 use super::endpoint::Endpoint;
@@ -149,16 +150,43 @@ impl ReceptorPool {
         inputs: &[Tensor],
         timeout: Duration,
     ) -> Result<Vec<Outcome>> {
+        self.forward_as(endpoints, synapses, inputs, timeout, CausalLmForm::LogProbs)
+            .await
+    }
+
+    /// [`ReceptorPool::forward`] with TEXT_CAUSAL_LM results in `form`.
+    ///
+    /// Each endpoint's call runs as its own tokio task, so that encoding, signing and
+    /// decoding spread over the runtime's worker threads.
+    pub async fn forward_as(
+        &self,
+        endpoints: &[Endpoint],
+        synapses: &[SynapseSpec],
+        inputs: &[Tensor],
+        timeout: Duration,
+        form: CausalLmForm,
+    ) -> Result<Vec<Outcome>> {
         check_len("inputs per endpoint", endpoints.len(), inputs.len())?;
         let receptors = endpoints
             .iter()
             .map(|e| self.receptor(e))
             .collect::<Result<Vec<_>>>()?;
-        let calls = receptors
-            .iter()
+        let shared: Arc<[SynapseSpec]> = synapses.into();
+        let tasks = receptors.iter().zip(inputs).map(|(r, x)| {
+            let (r, x, synapses) = (r.clone(), x.clone(), shared.clone());
+            tokio::spawn(async move { r.forward_as(&synapses, &x, timeout, form).await })
+        });
+        let joined = join_all(tasks.collect::<Vec<_>>()).await;
+        let outcomes = joined
+            .into_iter()
             .zip(inputs)
-            .map(|(r, x)| r.forward(synapses, x, timeout));
-        let outcomes = join_all(calls).await;
+            .map(|(result, x)| {
+                result.unwrap_or_else(|e| {
+                    let message = format!("receptor task failed: {e}");
+                    Outcome::failed(synapses, x, ReturnCode::UnknownException, &message, form)
+                })
+            })
+            .collect();
         drop(receptors);
         self.trim();
         Ok(outcomes)

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
-use neuron_legacy::{Failure, SynapseSpec};
+use neuron_legacy::{CausalLmForm, SynapseSpec};
 use neuron_protocol::legacy::{self, ReturnCode, TensorMessage, metadata};
 use neuron_protocol::signing;
 use neuron_tensor::Limits;
@@ -140,6 +140,25 @@ impl Outcome {
     /// Whether any synapse succeeded.
     pub fn any_success(&self) -> bool {
         self.codes.contains(&ReturnCode::Success)
+    }
+
+    /// Every synapse failed with `code` before any RPC (zeros in `form` as outputs).
+    pub(crate) fn failed(
+        synapses: &[SynapseSpec],
+        inputs: &Tensor,
+        code: ReturnCode,
+        message: &str,
+        form: CausalLmForm,
+    ) -> Self {
+        let n = synapses.len();
+        Self {
+            outputs: synapses.iter().map(|s| s.zeros_as(inputs, form)).collect(),
+            codes: vec![code; n],
+            times: vec![0.0; n],
+            messages: vec![message.to_owned(); n],
+            bytes_out: 0,
+            bytes_in: 0,
+        }
     }
 
     fn fail_all(&mut self, code: ReturnCode, message: &str, time: f64) {
@@ -323,8 +342,27 @@ impl Receptor {
         inputs: &Tensor,
         timeout: Duration,
     ) -> Outcome {
-        self.call(Rpc::Forward, synapses, inputs, None, timeout)
+        self.forward_as(synapses, inputs, timeout, CausalLmForm::LogProbs)
             .await
+    }
+
+    /// [`Receptor::forward`] with TEXT_CAUSAL_LM results in `form` (see
+    /// [`CausalLmForm`]; the top-k form skips the full-vocabulary expansion).
+    pub async fn forward_as(
+        &self,
+        synapses: &[SynapseSpec],
+        inputs: &Tensor,
+        timeout: Duration,
+        form: CausalLmForm,
+    ) -> Outcome {
+        let call = Call {
+            rpc: Rpc::Forward,
+            synapses,
+            inputs,
+            grads: None,
+            form,
+        };
+        self.call(call, timeout).await
     }
 
     /// Alias of [`Receptor::forward`] (upstream `async_forward`).
@@ -353,9 +391,14 @@ impl Receptor {
                 actual: grads.len(),
             });
         }
-        Ok(self
-            .call(Rpc::Backward, synapses, inputs, Some(grads), timeout)
-            .await)
+        let call = Call {
+            rpc: Rpc::Backward,
+            synapses,
+            inputs,
+            grads: Some(grads),
+            form: CausalLmForm::LogProbs,
+        };
+        Ok(self.call(call, timeout).await)
     }
 
     /// Alias of [`Receptor::backward`] (upstream `async_backward`).
@@ -369,18 +412,21 @@ impl Receptor {
         self.backward(synapses, inputs, grads, timeout).await
     }
 
-    async fn call(
-        &self,
-        rpc: Rpc,
-        synapses: &[SynapseSpec],
-        inputs: &Tensor,
-        grads: Option<&[Tensor]>,
-        timeout: Duration,
-    ) -> Outcome {
+    async fn call(&self, call: Call<'_>, timeout: Duration) -> Outcome {
+        let Call {
+            rpc,
+            synapses,
+            inputs,
+            grads,
+            ..
+        } = call;
         let start = Instant::now();
         let n = synapses.len();
+        // Outputs are filled in by `finish`: the decoded ones, zeros for the rest (zeros
+        // of a full-vocabulary synapse are megabytes; only failures pay for them).
+        let mut decoded: Vec<Option<Tensor>> = vec![None; n];
         let mut out = Outcome {
-            outputs: synapses.iter().map(|s| zeros_of(s, inputs)).collect(),
+            outputs: Vec::new(),
             codes: vec![ReturnCode::Success; n],
             times: vec![0.0; n],
             messages: vec![String::new(); n],
@@ -389,11 +435,11 @@ impl Receptor {
         };
         if inputs.elem_count() == 0 {
             out.fail_all(ReturnCode::EmptyRequest, "Empty request", 0.0);
-            return self.finish(rpc, out, start);
+            return self.finish(&call, out, decoded, start);
         }
         if self.endpoint.is_dummy() {
             out.fail_all(ReturnCode::BadEndpoint, "Bad endpoint", 0.0);
-            return self.finish(rpc, out, start);
+            return self.finish(&call, out, decoded, start);
         }
         // Encode; `sent` maps request positions back to synapse indices.
         let mut sent = Vec::with_capacity(n);
@@ -416,7 +462,7 @@ impl Receptor {
             }
         }
         if sent.is_empty() {
-            return self.finish(rpc, out, start);
+            return self.finish(&call, out, decoded, start);
         }
         tensors.extend(grad_tensors);
         let message = TensorMessage {
@@ -442,10 +488,15 @@ impl Receptor {
             }
             Ok(reply) => {
                 out.bytes_in = reply.encoded_len();
-                self.apply_reply(rpc, synapses, inputs, &sent, reply, elapsed, &mut out);
+                let reply = Reply {
+                    sent: &sent,
+                    message: reply,
+                    elapsed,
+                };
+                self.apply_reply(&call, reply, &mut out, &mut decoded);
             }
         }
-        self.finish(rpc, out, start)
+        self.finish(&call, out, decoded, start)
     }
 
     async fn send(
@@ -505,25 +556,28 @@ impl Receptor {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn apply_reply(
         &self,
-        rpc: Rpc,
-        synapses: &[SynapseSpec],
-        inputs: &Tensor,
-        sent: &[usize],
-        reply: TensorMessage,
-        elapsed: f64,
+        call: &Call<'_>,
+        reply: Reply<'_>,
         out: &mut Outcome,
+        decoded: &mut [Option<Tensor>],
     ) {
+        let Reply {
+            sent,
+            message: reply,
+            elapsed,
+        } = reply;
         let top = ReturnCode::from_code(reply.return_code).unwrap_or(ReturnCode::UnknownException);
         // Rule 1: a non-success reply. Upstream leaves Success when the synapse count is
         // wrong; we use the reply's top-level code (wire-legacy §19.5).
         if top != ReturnCode::Success {
             if reply.synapses.len() == sent.len() {
                 for (&i, s) in sent.iter().zip(&reply.synapses) {
+                    // A synapse cannot have succeeded in a reply that failed as a whole.
                     let code = ReturnCode::from_code(s.return_code)
-                        .unwrap_or(ReturnCode::UnknownException);
+                        .filter(|&c| c != ReturnCode::Success)
+                        .unwrap_or(top);
                     out.set(
                         i,
                         code,
@@ -543,7 +597,7 @@ impl Receptor {
             }
             return;
         }
-        if rpc == Rpc::Backward {
+        if call.rpc == Rpc::Backward {
             for (pos, &i) in sent.iter().enumerate() {
                 let code = reply
                     .synapses
@@ -578,17 +632,13 @@ impl Receptor {
                 );
                 continue;
             }
-            let Some(spec) = synapses.get(i) else {
+            let (Some(spec), Some(slot)) = (call.synapses.get(i), decoded.get_mut(i)) else {
                 continue;
             };
-            match spec
-                .decode_response_detailed(inputs, t, &self.config.limits)
-                .and_then(nan_to_zero)
-            {
-                Ok(decoded) => {
-                    if let Some(slot) = out.outputs.get_mut(i) {
-                        *slot = decoded;
-                    }
+            // Decoding maps NaN to 0 (torch's `nan_to_num`), as upstream's receptor does.
+            match spec.decode_response_as(call.inputs, t, &self.config.limits, call.form) {
+                Ok(tensor) => {
+                    *slot = Some(tensor);
                     out.set(i, ReturnCode::Success, "Success".into(), elapsed);
                 }
                 Err(f) => out.set(i, f.code, f.message, elapsed),
@@ -596,9 +646,20 @@ impl Receptor {
         }
     }
 
-    fn finish(&self, rpc: Rpc, out: Outcome, start: Instant) -> Outcome {
+    fn finish(
+        &self,
+        call: &Call<'_>,
+        mut out: Outcome,
+        decoded: Vec<Option<Tensor>>,
+        start: Instant,
+    ) -> Outcome {
+        out.outputs = decoded
+            .into_iter()
+            .zip(call.synapses)
+            .map(|(d, spec)| d.unwrap_or_else(|| spec.zeros_as(call.inputs, call.form)))
+            .collect();
         lock(&self.stats).record(
-            rpc,
+            call.rpc,
             &out.codes,
             start.elapsed(),
             out.bytes_out,
@@ -608,19 +669,20 @@ impl Receptor {
     }
 }
 
-/// The zeros a synapse yields on failure (an empty tensor when `inputs` is unusable).
-fn zeros_of(spec: &SynapseSpec, inputs: &Tensor) -> Tensor {
-    spec.zeros(inputs)
+/// One forward or backward call of a receptor.
+struct Call<'a> {
+    rpc: Rpc,
+    synapses: &'a [SynapseSpec],
+    inputs: &'a Tensor,
+    grads: Option<&'a [Tensor]>,
+    form: CausalLmForm,
 }
 
-fn nan_to_zero(t: Tensor) -> std::result::Result<Tensor, Failure> {
-    if !t.dtype().is_float() {
-        return Ok(t);
-    }
-    let zeroed = t
-        .ne(&t)
-        .and_then(|nan| nan.where_cond(&t.zeros_like()?, &t));
-    zeroed.map_err(|e| Failure::new(ReturnCode::ResponseDeserializationException, e.to_string()))
+/// A reply that reached the receptor; `sent[p]` is the synapse index of position `p`.
+struct Reply<'a> {
+    sent: &'a [usize],
+    message: TensorMessage,
+    elapsed: f64,
 }
 
 /// gRPC status → return code (wire-legacy §7).

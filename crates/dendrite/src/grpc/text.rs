@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use candle_core::Tensor;
-use neuron_legacy::{Seq2SeqArgs, SynapseSpec};
+use neuron_legacy::{CausalLmForm, Seq2SeqArgs, SynapseSpec};
 use neuron_protocol::legacy::ReturnCode;
 use neuron_wallet::Keypair;
 
@@ -210,10 +210,22 @@ impl TextDendrite {
         inputs: &[Tensor],
         timeout: Option<Duration>,
     ) -> Result<TextOutput> {
+        self.forward_resolved_as(endpoints, synapses, inputs, timeout, CausalLmForm::LogProbs)
+            .await
+    }
+
+    async fn forward_resolved_as(
+        &self,
+        endpoints: &[Endpoint],
+        synapses: &[SynapseSpec],
+        inputs: &[Tensor],
+        timeout: Option<Duration>,
+        form: CausalLmForm,
+    ) -> Result<TextOutput> {
         let timeout = timeout.unwrap_or(self.config.timeout);
         let outcomes = self
             .pool
-            .forward(endpoints, synapses, inputs, timeout)
+            .forward_as(endpoints, synapses, inputs, timeout, form)
             .await?;
         for o in &outcomes {
             self.metrics.observe(o);
@@ -245,6 +257,24 @@ impl TextDendrite {
     ) -> Result<TextOutput> {
         let spec = SynapseSpec::causal_lm(topk.unwrap_or(512));
         self.text(endpoints, &[spec], inputs, timeout).await
+    }
+
+    /// TEXT_CAUSAL_LM in its compact form: per endpoint `[B, S, 2·topk]`, the top-k
+    /// probabilities (descending) then their token ids as floats, zeros on failure (see
+    /// [`CausalLmForm::TopK`]). The same call on the wire as [`Self::text_causal_lm`],
+    /// without expanding every reply to `B·S·50258` floats;
+    /// [`SynapseSpec::expand_log_probs`] turns one result into the full form.
+    pub async fn text_causal_lm_topk(
+        &self,
+        endpoints: impl Into<Endpoints>,
+        inputs: impl Into<TextInputs>,
+        topk: Option<u32>,
+        timeout: Option<Duration>,
+    ) -> Result<TextOutput> {
+        let spec = SynapseSpec::causal_lm(topk.unwrap_or(512));
+        let (endpoints, inputs) = self.format_text_inputs(endpoints, inputs)?;
+        self.forward_resolved_as(&endpoints, &[spec], &inputs, timeout, CausalLmForm::TopK)
+            .await
     }
 
     /// TEXT_CAUSAL_LM_NEXT (`[B, topk+1, L]` phrases per endpoint).

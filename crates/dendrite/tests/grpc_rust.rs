@@ -1,0 +1,354 @@
+//! The Rust legacy client (`TextDendrite`, `ReceptorPool`) against Rust legacy axons
+//! (`neuron_axon::grpc::Service`) over loopback: every synapse type to several axons in
+//! one call, mixed with endpoints that fail in every way a caller can see, and the
+//! gradients of a loss over remote outputs reaching the axons.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../axon/tests/grpc/common.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::time::Duration;
+
+use candle_core::{DType, IndexOp, Tensor};
+use neuron_axon::grpc::{self as agrpc, SynapseType};
+use neuron_dendrite::grpc::{
+    BackwardMode, Config, DUMMY_HOTKEY, Endpoint, Mask, TextDendrite, TextOutput,
+};
+use neuron_legacy::{CausalLmForm, NETWORK_DIM, Seq2SeqArgs, SynapseSpec, VOCAB_SIZE};
+use neuron_protocol::legacy::ReturnCode;
+
+use common::*;
+
+const TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
+
+fn endpoint(node: &Node, uid: u64) -> Endpoint {
+    Endpoint::new(uid, node.hotkey.clone(), "127.0.0.1", node.addr.port())
+}
+
+/// A port nobody listens on (bound, then released).
+fn dead_endpoint() -> Endpoint {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let ferdie = neuron_wallet::Keypair::from_uri("//Ferdie").unwrap();
+    Endpoint::new(90, ferdie.ss58().to_owned(), "127.0.0.1", port)
+}
+
+/// The hotkey of the second model axon.
+fn ferdie_b() -> neuron_wallet::Keypair {
+    neuron_wallet::Keypair::from_uri("//Ferdie//b").unwrap()
+}
+
+fn charlie() -> neuron_wallet::Keypair {
+    neuron_wallet::Keypair::from_uri("//Charlie").unwrap()
+}
+
+/// An axon whose every callback fails, as Charlie.
+async fn failing_axon() -> Node {
+    let mut svc = agrpc::Service::new(charlie(), agrpc::Config::new());
+    for t in [
+        SynapseType::TextLastHiddenState,
+        SynapseType::TextCausalLm,
+        SynapseType::TextCausalLmNext,
+        SynapseType::TextSeq2Seq,
+    ] {
+        svc = svc.with_callback(t, |_c, _i, _s| async { Err("out of memory".to_owned()) });
+    }
+    start(svc).await
+}
+
+/// An axon that refuses Bob (blacklist → UNAUTHENTICATED), as Dave.
+async fn refusing_axon() -> Node {
+    let svc = agrpc::Service::new(dave(), agrpc::Config::new())
+        .with_callback(SynapseType::TextCausalLm, |_c, i, _s| async move {
+            lm_model(&i)
+        })
+        .with_blacklist(|caller, _| caller.hotkey == bob().ss58());
+    start(svc).await
+}
+
+fn all_specs() -> Vec<SynapseSpec> {
+    vec![
+        SynapseSpec::last_hidden_state(),
+        SynapseSpec::causal_lm(4),
+        SynapseSpec::causal_lm_next(3),
+        SynapseSpec::seq2seq(Seq2SeqArgs {
+            num_to_generate: 2,
+            ..Seq2SeqArgs::default()
+        }),
+    ]
+}
+
+fn scalar(t: &Tensor) -> f32 {
+    t.to_dtype(DType::F32).unwrap().to_scalar::<f32>().unwrap()
+}
+
+/// Checks the outputs of a healthy model axon for inputs `[[5, 6, 7], [8, 9, 10]]`.
+fn check_model_outputs(out: &TextOutput, e: usize) {
+    assert_eq!(
+        out.codes[e],
+        [ReturnCode::Success; 4],
+        "{:?}",
+        out.messages[e]
+    );
+    let [hidden, lm, phrases, generated] = &out.outputs[e][..] else {
+        panic!("{} outputs", out.outputs[e].len())
+    };
+    // Hidden state: every element of (b, s) is the token id.
+    assert_eq!(hidden.dims(), [2, 3, NETWORK_DIM]);
+    assert_eq!(scalar(&hidden.i((1, 2, 17)).unwrap()), 10.0);
+    // Causal LM: log-probabilities peaked at id + 1.
+    assert_eq!(lm.dims(), [2, 3, VOCAB_SIZE]);
+    let row = lm.i((0, 1)).unwrap();
+    assert_eq!(
+        row.argmax(0).unwrap().to_scalar::<u32>().unwrap(),
+        7,
+        "peak of token 6 is 7"
+    );
+    assert!(scalar(&row.i(7).unwrap()) > -1e-3);
+    // Phrases: [B, topk + 1, maxlen]; phrase k of row b starts with last + k.
+    assert_eq!(phrases.dims()[..2], [2, 4]);
+    assert_eq!(scalar(&phrases.i((1, 2, 1)).unwrap()), 12.0);
+    assert_eq!(scalar(&phrases.i((1, 3, 1)).unwrap()), -100.0);
+    // Seq2seq: each row reversed, cut to 2.
+    assert_eq!(
+        generated
+            .to_dtype(DType::I64)
+            .unwrap()
+            .to_vec2::<i64>()
+            .unwrap(),
+        [[7, 6], [10, 9]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_to_many_rust_axons_with_every_synapse_type_and_failures() {
+    let (a, _rx_a) = start_models().await;
+    let (b, _rx_b) = model_service_as(ferdie_b(), agrpc::Config::new());
+    let b = start(b).await;
+    let failing = failing_axon().await;
+    let refusing = refusing_axon().await;
+    let endpoints = vec![
+        endpoint(&a, 0),
+        endpoint(&failing, 1),
+        dead_endpoint(),
+        endpoint(&b, 3),
+        Endpoint::new(4, DUMMY_HOTKEY, "0.0.0.0", 0),
+        endpoint(&refusing, 5),
+    ];
+    let d = TextDendrite::new(bob(), Config::new());
+    let inputs = tokens(&[&[5, 6, 7], &[8, 9, 10]]);
+    let specs = all_specs();
+    let out = d
+        .text(endpoints.clone(), &specs, inputs.clone(), TIMEOUT)
+        .await
+        .unwrap();
+
+    // Endpoint-major: one row per endpoint, one entry per synapse.
+    assert_eq!(out.codes.len(), 6);
+    check_model_outputs(&out, 0);
+    check_model_outputs(&out, 3);
+    // The failing axon: UnknownException with its message, zeros of the documented shapes.
+    assert_eq!(out.codes[1], [ReturnCode::UnknownException; 4]);
+    assert!(
+        out.messages[1][0].contains("out of memory"),
+        "{:?}",
+        out.messages[1]
+    );
+    let zeros_shapes: Vec<Vec<usize>> = specs
+        .iter()
+        .map(|s| s.zeros(&inputs).dims().to_vec())
+        .collect();
+    for e in [1, 2, 4, 5] {
+        let shapes: Vec<Vec<usize>> = out.outputs[e].iter().map(|t| t.dims().to_vec()).collect();
+        assert_eq!(shapes, zeros_shapes, "endpoint {e}");
+        let sum: f32 = out.outputs[e][0]
+            .abs()
+            .unwrap()
+            .sum_all()
+            .map(|s| scalar(&s))
+            .unwrap();
+        assert_eq!(sum, 0.0, "endpoint {e} hidden state is zeros");
+    }
+    assert_eq!(out.codes[2], [ReturnCode::Unavailable; 4]);
+    assert_eq!(out.codes[4], [ReturnCode::BadEndpoint; 4]);
+    assert_eq!(out.codes[5], [ReturnCode::Unauthenticated; 4]);
+    assert!(
+        out.messages[5][0].contains("Request type is blacklisted"),
+        "{:?}",
+        out.messages[5]
+    );
+    // Times are per synapse, within the timeout; the dummy endpoint never called.
+    assert!(out.times[0].iter().all(|&t| t > 0.0 && t < 5.0));
+    assert_eq!(out.times[4], [0.0; 4]);
+    // The axons counted what they answered.
+    assert_eq!(a.stats.snapshot().code(ReturnCode::Success), 4);
+    assert_eq!(
+        failing.stats.snapshot().code(ReturnCode::UnknownException),
+        4
+    );
+    assert_eq!(refusing.stats.snapshot().unauthenticated, 1);
+
+    // The single-synapse helpers and metrics, to the same mixed set.
+    let lm = d
+        .text_causal_lm(endpoints.clone(), inputs.clone(), Some(4), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        lm.codes.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        [
+            ReturnCode::Success,
+            ReturnCode::UnknownException,
+            ReturnCode::Unavailable,
+            ReturnCode::Success,
+            ReturnCode::BadEndpoint,
+            ReturnCode::Unauthenticated,
+        ]
+    );
+    let compact = d
+        .text_causal_lm_topk(endpoints.clone(), inputs.clone(), Some(4), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(compact.outputs[0][0].dims(), [2, 3, 8]);
+    assert_eq!(compact.outputs[1][0].dims(), [2, 3, 8]);
+    // The compact form expands to exactly what text_causal_lm returned.
+    let expanded = SynapseSpec::causal_lm(4)
+        .expand_log_probs(&compact.outputs[3][0])
+        .unwrap();
+    let diff = (expanded - &lm.outputs[3][0])
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap();
+    assert_eq!(scalar(&diff), 0.0);
+    // Top id of position (0, 0) (token 5) is 6, as a float after the 4 probabilities.
+    assert_eq!(scalar(&compact.outputs[0][0].i((0, 0, 4)).unwrap()), 6.0);
+    assert_eq!(CausalLmForm::default(), CausalLmForm::LogProbs);
+
+    let masked = d
+        .text_last_hidden_state(
+            endpoints[..1].to_vec(),
+            inputs.clone(),
+            Mask::One(-1),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let h = &masked.outputs[0][0];
+    assert_eq!(h.dims(), [2, 3, NETWORK_DIM]);
+    assert_eq!(scalar(&h.i((1, 2, 0)).unwrap()), 10.0);
+    assert_eq!(
+        scalar(&h.i((1, 1, 0)).unwrap()),
+        0.0,
+        "unmasked positions are zeros"
+    );
+
+    let next = d
+        .text_causal_lm_next(endpoints[..2].to_vec(), inputs.clone(), Some(3), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(next.codes[0], [ReturnCode::Success]);
+    assert_eq!(
+        next.outputs[1][0].dims(),
+        [2, 4, 2],
+        "zeros of the decoded phrase form"
+    );
+
+    let generated = d
+        .generate(
+            endpoints[..2].to_vec(),
+            "hello world",
+            Some(Seq2SeqArgs {
+                num_to_generate: 4,
+                ..Seq2SeqArgs::default()
+            }),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(generated.codes, ["Success", "UnknownException"]);
+    // The model reverses the tokens: " world" then "hello".
+    assert_eq!(generated.texts[0], " worldhello");
+    assert_eq!(generated.texts[1], "");
+
+    let text = d.metrics().encode_text();
+    assert!(
+        text.contains("dendrite_codes_total{code=\"BadEndpoint\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_over_remote_outputs_sends_gradients_to_every_rust_axon() {
+    let (a, mut rx_a) = start_models().await;
+    let (b, mut rx_b) = model_service_as(ferdie_b(), agrpc::Config::new());
+    let b = start(b).await;
+    let failing = failing_axon().await;
+    let endpoints = vec![
+        endpoint(&a, 0),
+        endpoint(&b, 1),
+        endpoint(&failing, 2),
+        dead_endpoint(),
+    ];
+    let d = TextDendrite::new(bob(), Config::new().with_backward(BackwardMode::Await));
+    let inputs = tokens(&[&[3, 4, 5]]);
+    let specs = [
+        SynapseSpec::last_hidden_state(),
+        SynapseSpec::causal_lm(2),
+        SynapseSpec::causal_lm_next(2),
+    ];
+    let (out, handle) = d
+        .forward_autograd(endpoints, &specs, inputs, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(out.codes[0], [ReturnCode::Success; 3]);
+    assert_eq!(out.codes[1], [ReturnCode::Success; 3]);
+    assert_eq!(out.codes[2], [ReturnCode::UnknownException; 3]);
+    assert_eq!(out.codes[3], [ReturnCode::Unavailable; 3]);
+
+    // loss = 2·Σ hidden(a) + 3·Σ hidden(b) + Σ probs column of phrases(a).
+    let hidden = |e: usize| handle.var(e, 0).unwrap().as_tensor().clone();
+    let phrases = handle.var(0, 2).unwrap().as_tensor().clone();
+    let loss = ((hidden(0) * 2.0).unwrap().sum_all().unwrap()
+        + (hidden(1) * 3.0).unwrap().sum_all().unwrap())
+    .unwrap();
+    let loss = (loss + phrases.narrow(2, 0, 1).unwrap().sum_all().unwrap()).unwrap();
+    let grads = loss.backward().unwrap();
+    let result = handle.backward_from(&grads).await.unwrap();
+    assert_eq!(result.codes[0], [ReturnCode::Success; 3]);
+    assert_eq!(result.codes[1], [ReturnCode::Success; 3]);
+    assert_ne!(result.codes[2][0], ReturnCode::Success);
+    assert_eq!(result.codes[3], [ReturnCode::Unavailable; 3]);
+    assert_eq!(result.input_grads.len(), 4);
+    assert_eq!(result.input_grads[0].dims(), [1, 3]);
+
+    // What each axon's backward callback saw: (synapse, inputs shape, grad shape, grad sum).
+    let mut seen_a = Vec::new();
+    while let Ok(s) = rx_a.try_recv() {
+        seen_a.push(s);
+    }
+    let mut seen_b = Vec::new();
+    while let Ok(s) = rx_b.try_recv() {
+        seen_b.push(s);
+    }
+    let d_hidden = 3.0 * NETWORK_DIM as f32;
+    let find = |seen: &[Seen], name: &str| seen.iter().find(|s| s.0 == name).cloned().unwrap();
+    let h_a = find(&seen_a, "TextLastHiddenState");
+    assert_eq!(
+        (h_a.1.as_slice(), h_a.2.as_slice()),
+        (&[1, 3][..], &[1, 3, NETWORK_DIM][..])
+    );
+    assert_eq!(h_a.3, 2.0 * d_hidden);
+    assert_eq!(find(&seen_b, "TextLastHiddenState").3, 3.0 * d_hidden);
+    // The LM output was not used by the loss: its gradient is zeros of [B, S, V].
+    let lm_a = find(&seen_a, "TextCausalLM");
+    assert_eq!((lm_a.2.as_slice(), lm_a.3), (&[1, 3, VOCAB_SIZE][..], 0.0));
+    // Phrases: only column 0 travels; topk + 1 = 3 rows of gradient 1.
+    let p_a = find(&seen_a, "TextCausalLMNext");
+    assert_eq!(p_a.3, 3.0);
+    assert_eq!(find(&seen_b, "TextCausalLMNext").3, 0.0);
+    assert_eq!(a.stats.snapshot().backward, 1);
+    assert_eq!(failing.stats.snapshot().backward, 1);
+}
