@@ -339,7 +339,7 @@ impl Collector for GrpcAxonCollector {
             prometheus_client::metrics::MetricType::Counter,
         )?;
         for (code, n) in &s.codes {
-            ConstCounter::new(*n).encode(family.encode_family(&CodeLabel { code: *code })?)?;
+            ConstCounter::new(*n).encode(family.encode_family(&CodeLabel { code })?)?;
         }
         let bytes_in = ConstCounter::new(s.bytes_in);
         bytes_in.encode(encoder.encode_descriptor(
