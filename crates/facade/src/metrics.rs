@@ -275,8 +275,7 @@ impl MetricsBuilder {
 
     /// Adds the legacy gRPC axon statistics (as `neuron_grpc_axon_*`).
     pub fn grpc_axon(mut self, stats: Arc<neuron_axon::grpc::Stats>) -> Self {
-        self.registry
-            .register_collector(Box::new(GrpcAxonCollector(stats)));
+        stats.register(self.registry.sub_registry_with_prefix("neuron_grpc"));
         self
     }
 
@@ -297,65 +296,6 @@ impl MetricsBuilder {
         Metrics {
             registry: Arc::new(self.registry),
         }
-    }
-}
-
-/// Labels of a per-code counter.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CodeLabel {
-    code: &'static str,
-}
-
-/// Labels of a call kind.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabel {
-    kind: &'static str,
-}
-
-/// Reads the legacy gRPC axon's statistics at scrape time.
-#[derive(Debug)]
-struct GrpcAxonCollector(Arc<neuron_axon::grpc::Stats>);
-
-impl Collector for GrpcAxonCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let s = self.0.snapshot();
-        let mut calls = encoder.encode_descriptor(
-            "neuron_grpc_axon_calls",
-            "Forward and Backward calls received, and calls refused as unauthenticated",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (kind, n) in [
-            ("forward", s.forward),
-            ("backward", s.backward),
-            ("unauthenticated", s.unauthenticated),
-        ] {
-            ConstCounter::new(n).encode(calls.encode_family(&KindLabel { kind })?)?;
-        }
-        let mut family = encoder.encode_descriptor(
-            "neuron_grpc_axon_codes",
-            "Synapse results by return code",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (code, n) in &s.codes {
-            ConstCounter::new(*n).encode(family.encode_family(&CodeLabel { code })?)?;
-        }
-        let bytes_in = ConstCounter::new(s.bytes_in);
-        bytes_in.encode(encoder.encode_descriptor(
-            "neuron_grpc_axon_bytes_in",
-            "Request bytes received",
-            None,
-            bytes_in.metric_type(),
-        )?)?;
-        let bytes_out = ConstCounter::new(s.bytes_out);
-        bytes_out.encode(encoder.encode_descriptor(
-            "neuron_grpc_axon_bytes_out",
-            "Reply bytes sent",
-            None,
-            bytes_out.metric_type(),
-        )?)?;
-        Ok(())
     }
 }
 
