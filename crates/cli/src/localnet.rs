@@ -409,6 +409,11 @@ fn synapse_row<T: Synapse>(
     }
 }
 
+/// A row for a gRPC call that failed before it had an answer to check.
+fn grpc_failure(peer: &str, call: &'static str, code: ReturnCode, message: &str) -> Row {
+    grpc_row(peer, call, code, message, 0.0, 0, Err(String::new()))
+}
+
 /// A row for a gRPC call.
 #[allow(clippy::too_many_arguments)]
 fn grpc_row(
@@ -666,14 +671,11 @@ async fn grpc_calls(
     let ids = match text.tokenizer().encode_batch(&[prompt]) {
         Ok(ids) => ids,
         Err(e) => {
-            rows.push(grpc_row(
+            rows.push(grpc_failure(
                 name,
                 "tokenize",
                 ReturnCode::UnknownException,
                 &e.to_string(),
-                0.0,
-                0,
-                Err(String::new()),
             ));
             return rows.rows;
         }
@@ -718,14 +720,11 @@ async fn grpc_calls(
                 check,
             )
         }
-        Err(e) => grpc_row(
+        Err(e) => grpc_failure(
             name,
             "text_causal_lm",
             ReturnCode::UnknownException,
             &e.to_string(),
-            0.0,
-            0,
-            Err(String::new()),
         ),
     });
 
@@ -771,28 +770,22 @@ async fn grpc_calls(
             ok.then_some(handle)
         }
         Err(e) => {
-            rows.push(grpc_row(
+            rows.push(grpc_failure(
                 name,
                 "text_last_hidden_state",
                 ReturnCode::UnknownException,
                 &e.to_string(),
-                0.0,
-                0,
-                Err(String::new()),
             ));
             None
         }
     };
     rows.push(match handle {
         Some(handle) => backward_row(handle, miner, endpoint, text).await,
-        None => grpc_row(
+        None => grpc_failure(
             name,
             "backward",
             ReturnCode::NoReturn,
             "no forward output to differentiate",
-            0.0,
-            0,
-            Err(String::new()),
         ),
     });
 
@@ -830,14 +823,11 @@ async fn grpc_calls(
                 check,
             )
         }
-        Err(e) => grpc_row(
+        Err(e) => grpc_failure(
             name,
             "generate",
             ReturnCode::UnknownException,
             &e.to_string(),
-            0.0,
-            0,
-            Err(String::new()),
         ),
     });
     rows.rows
@@ -860,28 +850,22 @@ async fn backward_row(
         Some(Ok(loss)) => loss.backward(),
         Some(Err(e)) => Err(e),
         None => {
-            return grpc_row(
+            return grpc_failure(
                 name,
                 "backward",
                 ReturnCode::NoReturn,
                 "no output to differentiate",
-                0.0,
-                0,
-                Err(String::new()),
             );
         }
     };
     let result = match grads {
         Ok(grads) => handle.backward_from(&grads).await,
         Err(e) => {
-            return grpc_row(
+            return grpc_failure(
                 name,
                 "backward",
                 ReturnCode::UnknownException,
                 &e.to_string(),
-                0.0,
-                0,
-                Err(String::new()),
             );
         }
     };
