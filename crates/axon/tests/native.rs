@@ -7,11 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use neuron_axon::native::proto::native_client::NativeClient;
-use neuron_axon::native::proto::{CallRequest, HandshakeRequest, HandshakeResponse};
-use neuron_axon::native::{self, hello_message, welcome_message};
+use neuron_axon::native::proto::{CallRequest, HandshakeRequest, HandshakeResponse, Tensor};
+use neuron_axon::native::{self, TensorCall, TensorReply, hello_message, welcome_message};
 use neuron_axon::{Axon, Config, Running};
 use neuron_examples::Dummy;
 use neuron_protocol::synapse::SynapseMessage;
+use neuron_tensor::{Dtype, Limits, WireTensor, frame};
 use neuron_wallet::{Keypair, PublicKey, Signature};
 use tonic::transport::Channel;
 
@@ -32,6 +33,12 @@ fn now_ns() -> u64 {
 /// An axon as //Alice serving Dummy (output = 2 × input) with //Eve blacklisted, on
 /// 127.0.0.1:0, with the native service mounted next to the HTTP dialect.
 async fn start() -> Running {
+    start_with(native::Config::default()).await.0
+}
+
+/// [`start`] with a native configuration, plus two tensor routes: `Echo` (async, answers
+/// the received tensors and body as they are) and `Scale` (blocking, float32 × 2).
+async fn start_with(native_config: native::Config) -> (Running, native::Service) {
     let alice = key("//Alice");
     let eve = key("//Eve").ss58().to_owned();
     let config = Config::new()
@@ -50,9 +57,42 @@ async fn start() -> Running {
                 Ok(())
             }
         });
-    let svc = native::Service::new(&axon, alice, native::Config::default()).unwrap();
-    let router = neuron_transport::grpc::add_service(axon.router(), svc.into_tonic());
-    axon.serve_router(router).await.unwrap()
+    let svc = native::Service::new(&axon, alice, native_config)
+        .unwrap()
+        .with_tensor_route("Echo", |_caller, call: TensorCall| async move {
+            Ok(TensorReply {
+                body: call.body,
+                tensors: call.tensors,
+            })
+        })
+        .unwrap()
+        .with_blocking_tensor_route("Scale", |_caller, call: TensorCall| {
+            let tensors = call
+                .tensors
+                .into_iter()
+                .map(|t| {
+                    let data: Vec<u8> = t
+                        .data
+                        .chunks_exact(4)
+                        .flat_map(|c| {
+                            (f32::from_le_bytes([c[0], c[1], c[2], c[3]]) * 2.0).to_le_bytes()
+                        })
+                        .collect();
+                    WireTensor {
+                        dtype: t.dtype,
+                        shape: t.shape,
+                        data: data.into(),
+                    }
+                })
+                .collect();
+            Ok(TensorReply {
+                body: Bytes::new(),
+                tensors,
+            })
+        })
+        .unwrap();
+    let router = neuron_transport::grpc::add_service(axon.router(), svc.clone().into_tonic());
+    (axon.serve_router(router).await.unwrap(), svc)
 }
 
 async fn client(running: &Running) -> NativeClient<Channel> {
@@ -92,6 +132,23 @@ fn dummy_call(session: &Bytes, input: i64) -> CallRequest {
         timeout: 5.0,
         body: Bytes::from(body),
         tensors: Vec::new(),
+    }
+}
+
+/// A float32 vector as a split native frame.
+fn f32_frame(values: &[f32]) -> Tensor {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (header, data) = frame::encode_parts(Dtype::F32, &[values.len()], data.into()).unwrap();
+    Tensor { header, data }
+}
+
+fn tensor_call(session: &Bytes, route: &str, tensors: Vec<Tensor>) -> CallRequest {
+    CallRequest {
+        session_id: session.clone(),
+        synapse: route.to_owned(),
+        timeout: 5.0,
+        body: Bytes::from_static(b"{\"k\":1}"),
+        tensors,
     }
 }
 
@@ -143,13 +200,14 @@ async fn handshake_then_dummy_call() {
     let out = c.call(call).await.unwrap().into_inner();
     assert_eq!(out.status_code, 200);
 
-    // Unknown synapse → 404 in the reply; a malformed frame → 400.
+    // Unknown synapse → 404 in the reply; frames sent to a synapse route → 400.
     let mut unknown = dummy_call(&reply.session_id, 1);
     unknown.synapse = "Nope".to_owned();
     assert_eq!(c.call(unknown).await.unwrap().into_inner().status_code, 404);
     let mut bad = dummy_call(&reply.session_id, 1);
-    bad.tensors = vec![Bytes::from_static(b"NTSRjunk")];
-    assert_eq!(c.call(bad).await.unwrap().into_inner().status_code, 400);
+    bad.tensors = vec![f32_frame(&[1.0, 2.0])];
+    let out = c.call(bad).await.unwrap().into_inner();
+    assert_eq!(out.status_code, 400, "{}", out.status_message);
     running.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
@@ -256,4 +314,158 @@ async fn blacklist_applies_to_the_session_hotkey() {
     );
     assert!(out.body.is_empty());
     assert_eq!(running.counters().blacklisted, 1);
+}
+
+#[tokio::test]
+async fn tensor_routes_get_raw_frames_and_answer_frames() {
+    let (running, _svc) = start_with(native::Config::default()).await;
+    let mut c = client(&running).await;
+    let bob = key("//Bob");
+    let session = c
+        .handshake(hello(&bob, running.hotkey(), &bob))
+        .await
+        .unwrap()
+        .into_inner()
+        .session_id;
+
+    // 1 MiB of float32 through the blocking route: every element doubled.
+    let values: Vec<f32> = (0..262_144).map(|i| i as f32 * 0.001).collect();
+    let out = c
+        .call(tensor_call(
+            &session,
+            "Scale",
+            vec![f32_frame(&values), f32_frame(&[1.5])],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 200, "{}", out.status_message);
+    assert_eq!(out.tensors.len(), 2);
+    let limits = Limits::default();
+    let t =
+        frame::decode_parts(&out.tensors[0].header, out.tensors[0].data.clone(), &limits).unwrap();
+    assert_eq!(t.shape, vec![262_144]);
+    let doubled: Vec<f32> = t
+        .data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert!(doubled.iter().zip(&values).all(|(d, v)| *d == v * 2.0));
+    let small =
+        frame::decode_parts(&out.tensors[1].header, out.tensors[1].data.clone(), &limits).unwrap();
+    assert_eq!(&small.data[..], &3.0f32.to_le_bytes());
+
+    // The async route answers body and tensors as received.
+    let sent = vec![f32_frame(&[1.0, 2.0, 3.0])];
+    let out = c
+        .call(tensor_call(&session, "Echo", sent.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 200, "{}", out.status_message);
+    assert_eq!(&out.body[..], b"{\"k\":1}");
+    assert_eq!(out.tensors, sent);
+
+    // Malformed frames: 400 before the handler runs.
+    let good = f32_frame(&[1.0, 2.0]);
+    let short = Tensor {
+        header: good.header.clone(),
+        data: good.data.slice(..7),
+    };
+    let junk = Tensor {
+        header: Bytes::from_static(b"NTSRjunk"),
+        data: Bytes::new(),
+    };
+    for bad in [short, junk] {
+        let out = c
+            .call(tensor_call(&session, "Echo", vec![bad]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(out.status_code, 400, "{}", out.status_message);
+    }
+    // More frames than allowed.
+    let many = vec![good; native::Config::default().max_tensors + 1];
+    let out = c
+        .call(tensor_call(&session, "Echo", many))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 400);
+    // Without a session, a tensor route is as closed as any other.
+    let err = c
+        .call(tensor_call(&Bytes::new(), "Echo", Vec::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_eq!(running.counters().ok, 2);
+}
+
+#[tokio::test]
+async fn tensor_routes_cannot_shadow_synapses_or_be_added_late() {
+    let alice = key("//Alice");
+    let mut axon = Axon::new(alice.clone(), Config::new());
+    let _ = axon.attach::<Dummy, _, _>(|_c, d| async move { Ok(d) });
+    let svc = native::Service::new(&axon, alice, native::Config::default()).unwrap();
+    let echo = |_c, call: TensorCall| async move {
+        Ok(TensorReply {
+            body: call.body,
+            tensors: call.tensors,
+        })
+    };
+    let err = svc.clone().with_tensor_route("Dummy", echo).unwrap_err();
+    assert!(matches!(err, native::Error::Shared), "{err}");
+    let svc = svc.with_tensor_route("Echo", echo).unwrap();
+    let err = svc.with_tensor_route("Echo", echo).unwrap_err();
+    assert!(matches!(err, native::Error::DuplicateRoute(_)), "{err}");
+}
+
+#[tokio::test]
+async fn sessions_are_bounded_per_hotkey() {
+    let config = native::Config {
+        max_sessions_per_hotkey: 3,
+        ..native::Config::default()
+    };
+    let (running, svc) = start_with(config).await;
+    let mut c = client(&running).await;
+    let bob = key("//Bob");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let reply = c
+            .handshake(hello(&bob, running.hotkey(), &bob))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(reply.session_id);
+    }
+    assert_eq!(svc.sessions_of(bob.ss58()), 3);
+    assert_eq!(svc.sessions(), 3);
+    // The two oldest sessions were replaced; the three newest work.
+    for (i, id) in ids.iter().enumerate() {
+        let result = c.call(dummy_call(id, 1)).await;
+        if i < 2 {
+            assert_eq!(
+                result.unwrap_err().code(),
+                tonic::Code::Unauthenticated,
+                "session {i}"
+            );
+        } else {
+            assert_eq!(result.unwrap().into_inner().status_code, 200, "session {i}");
+        }
+    }
+    // Another hotkey is not affected by Bob's churn.
+    let charlie = key("//Charlie");
+    let reply = c
+        .handshake(hello(&charlie, running.hotkey(), &charlie))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(svc.sessions_of(charlie.ss58()), 1);
+    let out = c
+        .call(dummy_call(&reply.session_id, 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 200);
+    assert_eq!(svc.sessions(), 4);
 }

@@ -4,11 +4,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::StreamExt;
 use neuron_axon::{Axon, Running, native as axon_native};
 use neuron_dendrite::native::{Config as NativeConfig, NativeDendrite};
 use neuron_dendrite::{AxonInfo, Config, Dendrite};
 use neuron_examples::{Dummy, Hashed};
+use neuron_tensor::{Dtype, WireTensor};
 use neuron_wallet::Keypair;
 
 fn key(uri: &str) -> Keypair {
@@ -29,7 +31,16 @@ async fn start() -> Running {
         h.output = Some(h.text.clone());
         Ok(h)
     });
-    let svc = axon_native::Service::new(&axon, alice, axon_native::Config::default()).unwrap();
+    let svc = axon_native::Service::new(&axon, alice, axon_native::Config::default())
+        .unwrap()
+        .with_tensor_route("Echo", |caller, call: axon_native::TensorCall| async move {
+            // The body answers with the session's hotkey, the tensors come back as sent.
+            Ok(axon_native::TensorReply {
+                body: Bytes::from(caller.hotkey),
+                tensors: call.tensors,
+            })
+        })
+        .unwrap();
     let router = neuron_transport::grpc::add_service(axon.router(), svc.into_tonic());
     axon.serve_router(router).await.unwrap()
 }
@@ -183,4 +194,75 @@ fn hashed(text: &str) -> Hashed {
         meta: serde_json::Map::new(),
         output: None,
     }
+}
+
+#[tokio::test]
+async fn tensor_route_round_trip_with_many_streams_on_one_connection() {
+    let running = start().await;
+    let d = client();
+    let info = native_info(&running);
+    let tensor = |i: usize| {
+        let data: Vec<u8> = (0..1024 * (i + 1)).map(|b| (b + i) as u8).collect();
+        WireTensor {
+            dtype: Dtype::U8,
+            shape: vec![i + 1, 1024],
+            data: data.into(),
+        }
+    };
+    let calls = (0..64usize).map(|i| {
+        let d = d.clone();
+        let info = info.clone();
+        async move {
+            let sent = vec![tensor(i), tensor(0)];
+            let r = d
+                .call_tensors(
+                    &info,
+                    "Echo",
+                    Bytes::new(),
+                    sent.clone(),
+                    Duration::from_secs(10),
+                )
+                .await;
+            (sent, r)
+        }
+    });
+    let results: Vec<_> = futures::stream::iter(calls)
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    for (sent, r) in results {
+        assert!(r.is_success(), "{} {:?}", r.status_message, r.failure);
+        assert_eq!(r.tensors, sent);
+        assert_eq!(&r.body[..], d.dendrite().hotkey().as_bytes());
+        assert!(r.timings.is_monotone());
+    }
+    assert_eq!(d.connections(), 1);
+    assert_eq!(running.open_connections(), 1);
+
+    // An unknown route is the axon's 404; an unreachable axon a local 503 in time.
+    let r = d
+        .call_tensors(
+            &info,
+            "Nope",
+            Bytes::new(),
+            Vec::new(),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(r.status_code, 404);
+    assert!(r.failure.is_none());
+    running.shutdown(Duration::from_secs(1)).await;
+    let start = Instant::now();
+    let r = client()
+        .call_tensors(
+            &info,
+            "Echo",
+            Bytes::new(),
+            vec![tensor(1)],
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(!r.is_success());
+    assert!(r.failure.is_some());
+    assert!(start.elapsed() < Duration::from_secs(3));
 }

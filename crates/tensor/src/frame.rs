@@ -199,6 +199,34 @@ pub fn decode(buf: Bytes, limits: &Limits) -> Result<WireTensor> {
     })
 }
 
+/// Decodes a frame that arrives in two buffers, `header` (exactly the frame header) and
+/// `data` (exactly the element bytes): `header ‖ data` must be one valid frame. Nothing is
+/// copied; the tensor's data is `data` itself.
+pub fn decode_parts(header: &[u8], data: Bytes, limits: &Limits) -> Result<WireTensor> {
+    let h = parse_header(header, limits)?
+        .ok_or_else(|| Error::BadFrame(format!("truncated header ({} bytes)", header.len())))?;
+    if header.len() != h.len {
+        return Err(Error::BadFrame(format!(
+            "header of {} bytes for rank {} (expected {})",
+            header.len(),
+            h.shape.len(),
+            h.len
+        )));
+    }
+    if data.len() != h.data_len {
+        return Err(Error::ShapeMismatch {
+            context: "frame data bytes vs shape × itemsize",
+            expected: h.data_len,
+            actual: data.len(),
+        });
+    }
+    Ok(WireTensor {
+        dtype: h.dtype,
+        shape: h.shape,
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +254,34 @@ mod tests {
         assert_eq!(w.to_candle()?.to_vec1::<f32>()?, vec![0.0, 0.5, 1.0, 1.5]);
         let (h, d) = encode_parts(w.dtype, &w.shape, w.data.clone())?;
         assert_eq!([&h[..], &d[..]].concat(), &f[..]);
+        // split form: the data buffer is used as is
+        let p = decode_parts(&h, d.clone(), &Limits::DEFAULT)?;
+        assert_eq!(p.data.as_ptr(), d.as_ptr());
+        assert_eq!(p, w);
+        Ok(())
+    }
+
+    #[test]
+    fn split_frames_are_as_strict_as_whole_ones() -> Result<()> {
+        let l = Limits::DEFAULT;
+        let (h, d) = encode_parts(Dtype::F32, &[2, 2], Bytes::from(vec![0u8; 16]))?;
+        assert!(decode_parts(&h, d.clone(), &l).is_ok());
+        // data too short or too long
+        assert!(decode_parts(&h, d.slice(..15), &l).is_err());
+        assert!(decode_parts(&h, Bytes::from(vec![0u8; 17]), &l).is_err());
+        // header with trailing bytes, truncated header, bad magic
+        let mut long = h.to_vec();
+        long.push(0);
+        assert!(decode_parts(&long, d.clone(), &l).is_err());
+        assert!(decode_parts(&h[..h.len() - 1], d.clone(), &l).is_err());
+        let mut bad = h.to_vec();
+        bad[0] = b'X';
+        assert!(decode_parts(&bad, d.clone(), &l).is_err());
+        // limits are checked from the header alone
+        assert!(matches!(
+            decode_parts(&h, d, &l.with_max_bytes(15)),
+            Err(Error::TooLarge { .. })
+        ));
         Ok(())
     }
 

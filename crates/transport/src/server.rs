@@ -28,6 +28,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+/// Default HTTP/2 stream window of both ends (server here, client in [`crate::grpc`]).
+pub const HTTP2_STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+/// Default HTTP/2 connection window of both ends.
+pub const HTTP2_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+/// Default largest HTTP/2 frame of both ends.
+pub const HTTP2_MAX_FRAME: u32 = 256 * 1024;
+
 /// Listener limits. Every default is documented on [`Config::new`].
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -41,11 +48,23 @@ pub struct Config {
     pub http2_max_concurrent_streams: u32,
     /// HTTP/2 keep-alive ping interval (`None` disables pings).
     pub http2_keepalive_interval: Option<Duration>,
+    /// HTTP/2 flow-control window of each stream, bytes (what a client may send on one
+    /// stream before the server acknowledges it).
+    pub http2_stream_window: u32,
+    /// HTTP/2 flow-control window of the whole connection, bytes.
+    pub http2_connection_window: u32,
+    /// Largest HTTP/2 frame the server accepts, bytes (16 KiB ..= 16 MiB - 1).
+    pub http2_max_frame_size: u32,
 }
 
 impl Config {
     /// Defaults: 4096 connections, 10 s header read timeout, 64 KiB of headers, 1024
-    /// concurrent HTTP/2 streams per connection, HTTP/2 keep-alive pings every 60 s.
+    /// concurrent HTTP/2 streams per connection, HTTP/2 keep-alive pings every 60 s, HTTP/2
+    /// windows of 4 MiB per stream and 16 MiB per connection, frames up to 256 KiB.
+    ///
+    /// The windows are fixed rather than adaptive: HTTP/2 starts every stream at 64 KiB,
+    /// and a 1 MiB message then waits for about 16 window updates (one round trip each)
+    /// before the adaptive estimate catches up.
     pub fn new() -> Self {
         Self {
             max_connections: 4096,
@@ -53,6 +72,9 @@ impl Config {
             max_header_bytes: 64 * 1024,
             http2_max_concurrent_streams: 1024,
             http2_keepalive_interval: Some(Duration::from_secs(60)),
+            http2_stream_window: HTTP2_STREAM_WINDOW,
+            http2_connection_window: HTTP2_CONNECTION_WINDOW,
+            http2_max_frame_size: HTTP2_MAX_FRAME,
         }
     }
 
@@ -95,7 +117,9 @@ impl Config {
             .max_concurrent_streams(self.http2_max_concurrent_streams)
             .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX))
             .keep_alive_interval(self.http2_keepalive_interval)
-            .adaptive_window(true);
+            .initial_stream_window_size(self.http2_stream_window)
+            .initial_connection_window_size(self.http2_connection_window)
+            .max_frame_size(self.http2_max_frame_size);
         builder
     }
 }

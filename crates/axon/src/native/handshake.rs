@@ -1,7 +1,7 @@
 //! The handshake: the exact bytes each side signs, and the axon's bounded replay cache and
 //! session table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Length of the client nonce, the axon nonce and the session id.
@@ -87,23 +87,51 @@ pub enum HandshakeError {
     Full(&'static str),
 }
 
-/// Bounded, TTL-based state of the handshake: seen client nonces and live sessions.
+/// Bounded, TTL-based state of the handshake: seen client nonces and live sessions, with
+/// the session ids of each hotkey (oldest first) for the per-hotkey bound.
 #[derive(Debug)]
 pub(crate) struct Tables {
     nonces: HashMap<[u8; NONCE_LEN], Instant>,
     sessions: HashMap<[u8; NONCE_LEN], Session>,
+    by_hotkey: HashMap<String, VecDeque<[u8; NONCE_LEN]>>,
     max_nonces: usize,
     max_sessions: usize,
+    max_per_hotkey: usize,
 }
 
 impl Tables {
-    pub(crate) fn new(max_nonces: usize, max_sessions: usize) -> Self {
+    pub(crate) fn new(max_nonces: usize, max_sessions: usize, max_per_hotkey: usize) -> Self {
         Self {
             nonces: HashMap::new(),
             sessions: HashMap::new(),
+            by_hotkey: HashMap::new(),
             max_nonces,
             max_sessions,
+            max_per_hotkey: max_per_hotkey.max(1),
         }
+    }
+
+    /// Forgets session `id` of `hotkey` in the per-hotkey index.
+    fn unindex(&mut self, hotkey: &str, id: &[u8; NONCE_LEN]) {
+        if let Some(ids) = self.by_hotkey.get_mut(hotkey) {
+            ids.retain(|x| x != id);
+            if ids.is_empty() {
+                self.by_hotkey.remove(hotkey);
+            }
+        }
+    }
+
+    /// Drops expired sessions (and their index entries).
+    fn purge(&mut self, now: Instant) {
+        let by_hotkey = &mut self.by_hotkey;
+        self.sessions.retain(|id, s| {
+            let live = s.expires > now;
+            if !live && let Some(ids) = by_hotkey.get_mut(&s.hotkey) {
+                ids.retain(|x| x != id);
+            }
+            live
+        });
+        self.by_hotkey.retain(|_, ids| !ids.is_empty());
     }
 
     /// Records a client nonce until `until`; fails if it is already known or the cache is
@@ -127,30 +155,50 @@ impl Tables {
         Ok(())
     }
 
-    /// Stores a new session; fails when the table is full of live sessions.
+    /// Stores a new session. A hotkey at its bound loses its oldest session first; fails
+    /// when the whole table is full of live sessions.
     pub(crate) fn insert_session(
         &mut self,
         id: [u8; NONCE_LEN],
         session: Session,
         now: Instant,
     ) -> Result<(), HandshakeError> {
+        let own = self.by_hotkey.get(&session.hotkey).map_or(0, VecDeque::len);
+        if own >= self.max_per_hotkey
+            && let Some(oldest) = self
+                .by_hotkey
+                .get_mut(&session.hotkey)
+                .and_then(VecDeque::pop_front)
+        {
+            self.sessions.remove(&oldest);
+        }
         if self.sessions.len() >= self.max_sessions {
-            self.sessions.retain(|_, s| s.expires > now);
+            self.purge(now);
             if self.sessions.len() >= self.max_sessions {
                 return Err(HandshakeError::Full("sessions"));
             }
         }
+        self.by_hotkey
+            .entry(session.hotkey.clone())
+            .or_default()
+            .push_back(id);
         self.sessions.insert(id, session);
         Ok(())
     }
 
+    /// Live sessions of `hotkey`.
+    pub(crate) fn sessions_of(&self, hotkey: &str) -> usize {
+        self.by_hotkey.get(hotkey).map_or(0, VecDeque::len)
+    }
+
     /// The live session with this id (expired ones are removed).
-    pub(crate) fn session(&mut self, id: &[u8], now: Instant) -> Option<Session> {
-        let key: [u8; NONCE_LEN] = id.try_into().ok()?;
-        match self.sessions.get(&key) {
+    pub(crate) fn session(&mut self, key: &[u8; NONCE_LEN], now: Instant) -> Option<Session> {
+        match self.sessions.get(key) {
             Some(s) if s.expires > now => Some(s.clone()),
             Some(_) => {
-                self.sessions.remove(&key);
+                if let Some(gone) = self.sessions.remove(key) {
+                    self.unindex(&gone.hotkey, key);
+                }
                 None
             }
             None => None,

@@ -23,7 +23,9 @@
 
 mod handshake;
 mod pipeline;
+mod tensor;
 pub use neuron_transport::native_grpc as proto;
+pub use tensor::{TensorCall, TensorReply};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -43,9 +45,11 @@ pub(crate) use pipeline::{Endpoint, endpoint};
 use crate::axon::{Axon, Shared};
 use crate::caller::Caller;
 use crate::metrics::Counters;
+use crate::route::HandlerResult;
 use handshake::{Session, Tables, later};
 use proto::native_server::{Native, NativeServer};
 use proto::{CallRequest, CallResponse, HandshakeRequest, HandshakeResponse};
+use tensor::TensorHandler;
 
 /// The metadata key that may carry the session id (lowercase hex).
 pub const SESSION_METADATA: &str = "x-neuron-session";
@@ -57,6 +61,9 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Most sessions kept; a handshake beyond this (all live) is refused.
     pub max_sessions: usize,
+    /// Most live sessions of one hotkey; a new handshake beyond this replaces that
+    /// hotkey's oldest session (so one key cannot fill the table for others).
+    pub max_sessions_per_hotkey: usize,
     /// Accepted distance between the client's timestamp and the axon's clock.
     pub handshake_window: Duration,
     /// Most remembered handshake nonces (each is kept for twice the window).
@@ -72,6 +79,7 @@ impl Default for Config {
         Self {
             session_ttl: Duration::from_secs(3600),
             max_sessions: 4096,
+            max_sessions_per_hotkey: 64,
             handshake_window: Duration::from_secs(30),
             max_nonces: 16_384,
             max_tensors: 64,
@@ -92,12 +100,19 @@ pub enum Error {
         /// The axon's SS58 address.
         axon: String,
     },
+    /// A route of this name already exists (synapse or tensor route).
+    #[error("a route named {0} already exists")]
+    DuplicateRoute(String),
+    /// Routes can only be added before the service is cloned or mounted.
+    #[error("the service is already shared; add tensor routes before cloning or mounting it")]
+    Shared,
 }
 
 struct Inner {
     shared: Arc<Shared>,
     keypair: Keypair,
     routes: BTreeMap<&'static str, Arc<dyn Endpoint>>,
+    tensor_routes: BTreeMap<&'static str, TensorHandler>,
     tables: Mutex<Tables>,
     config: Config,
 }
@@ -133,10 +148,52 @@ impl Service {
                 shared: axon.shared.clone(),
                 keypair,
                 routes: axon.routes.native.clone(),
-                tables: Mutex::new(Tables::new(config.max_nonces, config.max_sessions)),
+                tensor_routes: BTreeMap::new(),
+                tables: Mutex::new(Tables::new(
+                    config.max_nonces,
+                    config.max_sessions,
+                    config.max_sessions_per_hotkey,
+                )),
                 config,
             }),
         })
+    }
+
+    /// Adds a tensor route `name` with an async handler: it receives the call's tensors as
+    /// raw frames (see [`TensorCall`]) and runs on the runtime, after the session check and
+    /// the priority queue, within the call's deadline. Add routes before cloning or mounting
+    /// the service.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateRoute`] if `name` is taken; [`Error::Shared`] once the service was
+    /// cloned.
+    pub fn with_tensor_route<F, Fut>(self, name: &'static str, f: F) -> Result<Self, Error>
+    where
+        F: Fn(Caller, TensorCall) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = HandlerResult<TensorReply>> + Send + 'static,
+    {
+        self.add_tensor_route(name, TensorHandler::from_async(f))
+    }
+
+    /// [`with_tensor_route`](Self::with_tensor_route) for a blocking handler, run on tokio's
+    /// blocking pool (for handlers that compute on the tensors).
+    ///
+    /// # Errors
+    /// As [`with_tensor_route`](Self::with_tensor_route).
+    pub fn with_blocking_tensor_route<F>(self, name: &'static str, f: F) -> Result<Self, Error>
+    where
+        F: Fn(Caller, TensorCall) -> HandlerResult<TensorReply> + Send + Sync + 'static,
+    {
+        self.add_tensor_route(name, TensorHandler::from_blocking(f))
+    }
+
+    fn add_tensor_route(mut self, name: &'static str, h: TensorHandler) -> Result<Self, Error> {
+        let inner = Arc::get_mut(&mut self.inner).ok_or(Error::Shared)?;
+        if inner.routes.contains_key(name) || inner.tensor_routes.contains_key(name) {
+            return Err(Error::DuplicateRoute(name.to_owned()));
+        }
+        inner.tensor_routes.insert(name, h);
+        Ok(self)
     }
 
     /// The tonic server to mount with `neuron_transport::grpc::add_service`.
@@ -150,6 +207,12 @@ impl Service {
     /// Sessions currently stored (live or awaiting purge).
     pub fn sessions(&self) -> usize {
         self.inner.tables().sessions()
+    }
+
+    /// Sessions currently stored for `hotkey` (at most
+    /// [`Config::max_sessions_per_hotkey`]).
+    pub fn sessions_of(&self, hotkey: &str) -> usize {
+        self.inner.tables().sessions_of(hotkey)
     }
 }
 
@@ -238,15 +301,17 @@ fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Decodes lowercase or uppercase hex; `None` on anything else.
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+/// Decodes a session id written as 64 lowercase or uppercase hex digits; `None` on anything
+/// else.
+fn unhex(s: &str) -> Option<[u8; NONCE_LEN]> {
+    if s.len() != 2 * NONCE_LEN {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
+    let mut out = [0u8; NONCE_LEN];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn peer_of<T>(request: &Request<T>) -> SocketAddr {
@@ -284,35 +349,21 @@ impl Native for Service {
             .and_then(|v| v.to_str().ok())
             .and_then(unhex);
         let call = request.into_inner();
-        let id = if call.session_id.is_empty() {
-            from_metadata.unwrap_or_default()
+        let id: Option<[u8; NONCE_LEN]> = if call.session_id.is_empty() {
+            from_metadata
         } else {
-            call.session_id.to_vec()
+            call.session_id.as_ref().try_into().ok()
         };
-        if id.is_empty() {
+        let Some(session) = id.and_then(|id| inner.tables().session(&id, start)) else {
             Counters::bump(&inner.shared.counters.unauthorized);
-            return Err(Status::unauthenticated("no session: handshake first"));
-        }
-        let Some(session) = inner.tables().session(&id, start) else {
-            Counters::bump(&inner.shared.counters.unauthorized);
-            return Err(Status::unauthenticated("unknown or expired session"));
+            let why = if call.session_id.is_empty() && id.is_none() {
+                "no session: handshake first"
+            } else {
+                "unknown or expired session"
+            };
+            return Err(Status::unauthenticated(why));
         };
         Counters::bump(&inner.shared.counters.requests);
-        let Some(route) = inner.routes.get(call.synapse.as_str()) else {
-            return Ok(Response::new(pipeline::error(
-                start,
-                status::NOT_FOUND,
-                "Synapse not found",
-            )));
-        };
-        if let Err(message) = check_frames(&call.tensors, inner.config.max_tensors) {
-            Counters::bump(&inner.shared.counters.bad_requests);
-            return Ok(Response::new(pipeline::error(
-                start,
-                status::BAD_REQUEST,
-                message,
-            )));
-        }
         let caller = Caller {
             hotkey: session.hotkey,
             uuid: session.uuid,
@@ -321,25 +372,55 @@ impl Native for Service {
             peer,
         };
         let timeout = (call.timeout > 0.0).then_some(call.timeout);
+        if let Some(handler) = inner.tensor_routes.get(call.synapse.as_str()) {
+            let limits = neuron_tensor::Limits::default();
+            let tensors =
+                match tensor::decode_frames(call.tensors, inner.config.max_tensors, &limits) {
+                    Ok(t) => t,
+                    Err(message) => {
+                        Counters::bump(&inner.shared.counters.bad_requests);
+                        return Ok(Response::new(pipeline::error(
+                            start,
+                            status::BAD_REQUEST,
+                            message,
+                        )));
+                    }
+                };
+            let call = TensorCall {
+                body: call.body,
+                tensors,
+            };
+            let reply = tensor::run(
+                inner.shared.clone(),
+                handler.clone(),
+                caller,
+                timeout,
+                call,
+                start,
+            )
+            .await;
+            return Ok(Response::new(reply));
+        }
+        let Some(route) = inner.routes.get(call.synapse.as_str()) else {
+            return Ok(Response::new(pipeline::error(
+                start,
+                status::NOT_FOUND,
+                "Synapse not found",
+            )));
+        };
+        if !call.tensors.is_empty() {
+            // Synapse routes carry their tensors in the JSON body; frames are for tensor
+            // routes only.
+            Counters::bump(&inner.shared.counters.bad_requests);
+            return Ok(Response::new(pipeline::error(
+                start,
+                status::BAD_REQUEST,
+                "Bad Request: tensor frames are only accepted by tensor routes",
+            )));
+        }
         let reply = route
             .call(inner.shared.clone(), caller, timeout, call.body, start)
             .await;
         Ok(Response::new(reply))
     }
-}
-
-/// Every tensor must be one well-formed native frame (decoded without copying).
-fn check_frames(frames: &[Bytes], max: usize) -> Result<(), String> {
-    if frames.len() > max {
-        return Err(format!(
-            "Bad Request: {} tensors (limit {max})",
-            frames.len()
-        ));
-    }
-    let limits = neuron_tensor::Limits::default();
-    for (i, frame) in frames.iter().enumerate() {
-        neuron_tensor::frame::decode(frame.clone(), &limits)
-            .map_err(|e| format!("Bad Request: tensor {i}: {e}"))?;
-    }
-    Ok(())
 }

@@ -63,7 +63,7 @@ pub(crate) fn error(start: Instant, code: u16, message: impl Into<String>) -> Ca
     }
 }
 
-fn internal(start: Instant, detail: &str) -> CallResponse {
+pub(crate) fn internal(start: Instant, detail: &str) -> CallResponse {
     let id = uuid::Uuid::new_v4().to_string();
     tracing::debug!(error_id = %id, detail, "native call failed");
     error(

@@ -5,7 +5,11 @@
 //! to that axon is multiplexed on it) and one session from a mutual sr25519 handshake. The
 //! table is bounded ([`Config::max_axons`]); the least recently used axon is dropped first.
 //! [`NativeDendrite::call`] picks the dialect: native when [`AxonInfo::protocols`] lists
-//! `"native"`, the HTTP dialect otherwise.
+//! `"native"`, the HTTP dialect otherwise. [`NativeDendrite::call_tensors`] calls an axon's
+//! tensor route, sending and receiving tensors as raw frames (no JSON, no base64).
+//!
+//! The per-call path takes no async lock: the live session is read under a short
+//! `std::sync::Mutex`; only a (re)handshake serializes the calls that need it.
 
 pub use neuron_transport::native_grpc as proto;
 
@@ -16,8 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use neuron_protocol::synapse::{Synapse, SynapseMessage};
+use neuron_tensor::{Limits, WireTensor, frame};
 use neuron_wallet::{PublicKey, Signature};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::axon::AxonInfo;
 use crate::dendrite::Dendrite;
@@ -25,7 +30,7 @@ use crate::error::Failure;
 use crate::response::{Response, axon_process_time};
 use crate::timings::Timings;
 use proto::native_client::NativeClient;
-use proto::{CallRequest, HandshakeRequest, HandshakeResponse};
+use proto::{CallRequest, CallResponse, HandshakeRequest, HandshakeResponse, Tensor};
 
 /// The protocol name an axon lists in [`AxonInfo::protocols`] to be called natively.
 pub const PROTOCOL: &str = "native";
@@ -107,10 +112,87 @@ struct Session {
     renew_at: Instant,
 }
 
+/// The session of one axon: read by every call, written by the handshake.
+#[derive(Default)]
+struct Slot {
+    current: Mutex<Option<Session>>,
+    /// Held while handshaking, so concurrent calls wait for one handshake.
+    renewing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn live(&self) -> Option<Session> {
+        let guard = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard
+            .as_ref()
+            .filter(|s| s.renew_at > Instant::now())
+            .cloned()
+    }
+
+    fn set(&self, session: Option<Session>) {
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = session;
+    }
+
+    /// Forgets `id` unless a newer session already replaced it.
+    fn drop_session(&self, id: &Bytes) {
+        let mut guard = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.as_ref().is_some_and(|s| s.id == *id) {
+            *guard = None;
+        }
+    }
+}
+
 struct Entry {
     client: NativeClient<Channel>,
-    session: Arc<tokio::sync::Mutex<Option<Session>>>,
+    session: Arc<Slot>,
     last_used: Instant,
+}
+
+/// The answer of a tensor route ([`NativeDendrite::call_tensors`]).
+#[derive(Debug, Clone)]
+pub struct TensorResponse {
+    /// HTTP-style status: the axon's, or the local failure's (408, 503, 422).
+    pub status_code: u16,
+    /// The axon's status text, or the local failure.
+    pub status_message: String,
+    /// The axon's processing time, seconds (0 when there was no answer).
+    pub process_time: f64,
+    /// The route's body bytes (empty unless 200).
+    pub body: Bytes,
+    /// The route's tensors; their data points into the received message.
+    pub tensors: Vec<WireTensor>,
+    /// Per-phase timings.
+    pub timings: Timings,
+    /// Why the call failed locally, if it did.
+    pub failure: Option<Failure>,
+}
+
+impl TensorResponse {
+    /// True for status 200.
+    pub fn is_success(&self) -> bool {
+        self.status_code == 200 && self.failure.is_none()
+    }
+
+    fn failed(failure: Failure, timings: Timings) -> Self {
+        Self {
+            status_code: failure.status_code(),
+            status_message: failure.to_string(),
+            process_time: 0.0,
+            body: Bytes::new(),
+            tensors: Vec::new(),
+            timings,
+            failure: Some(failure),
+        }
+    }
 }
 
 type Key = (SocketAddr, String);
@@ -199,10 +281,14 @@ impl NativeDendrite {
             Err(e) => return failed(message, Failure::Request(e.to_string()), start),
         };
         let prepared = start.elapsed();
-        let outcome =
-            tokio::time::timeout(timeout, self.exchange(axon, &message, body, timeout)).await;
+        let outcome = tokio::time::timeout(
+            timeout,
+            self.exchange(axon, T::NAME, body, Vec::new(), timeout, start),
+        )
+        .await;
         let (result, mut timings) = match outcome {
-            Ok(r) => r,
+            Ok((Ok(reply), timings)) => (decode_reply(&message, reply), timings),
+            Ok((Err(failure), timings)) => (Err(failure), timings),
             Err(_) => (Err(Failure::Timeout(timeout)), Timings::default()),
         };
         timings.prepared = prepared;
@@ -229,16 +315,81 @@ impl NativeDendrite {
         }
     }
 
-    /// Handshake if needed, then the call; one retry with a fresh session when the axon
-    /// no longer knows ours.
-    async fn exchange<T: Synapse>(
+    /// Calls the tensor route `route` of `axon` over the native dialect: `body` and
+    /// `tensors` go as they are (each tensor as a raw frame, its data not copied before the
+    /// gRPC encoder), and the reply's tensors come back as slices of the received message.
+    /// Never panics on peer input and ends by `timeout` (or the dendrite's default).
+    pub async fn call_tensors(
         &self,
         axon: &AxonInfo,
-        sent: &SynapseMessage<T>,
+        route: &str,
         body: Bytes,
-        timeout: Duration,
-    ) -> (Result<SynapseMessage<T>, Failure>, Timings) {
+        tensors: Vec<WireTensor>,
+        timeout: impl Into<Option<Duration>>,
+    ) -> TensorResponse {
         let start = Instant::now();
+        let timeout = timeout.into().unwrap_or(self.dendrite.config().timeout);
+        let frames: Result<Vec<Tensor>, _> = tensors
+            .into_iter()
+            .map(|t| {
+                frame::encode_parts(t.dtype, &t.shape, t.data)
+                    .map(|(header, data)| Tensor { header, data })
+            })
+            .collect();
+        let frames = match frames {
+            Ok(f) => f,
+            Err(e) => {
+                return TensorResponse::failed(Failure::Request(e.to_string()), Timings::default());
+            }
+        };
+        let prepared = start.elapsed();
+        let outcome = tokio::time::timeout(
+            timeout,
+            self.exchange(axon, route, body, frames, timeout, start),
+        )
+        .await;
+        let (result, mut timings) = match outcome {
+            Ok(r) => r,
+            Err(_) => (Err(Failure::Timeout(timeout)), Timings::default()),
+        };
+        timings.prepared = prepared;
+        timings.total = start.elapsed();
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(failure) => return TensorResponse::failed(failure, timings),
+        };
+        timings.axon_process_time = axon_process_time(Some(reply.process_time));
+        let limits = Limits::default();
+        let decoded: Result<Vec<WireTensor>, _> = reply
+            .tensors
+            .into_iter()
+            .map(|t| frame::decode_parts(&t.header, t.data, &limits))
+            .collect();
+        match decoded {
+            Ok(tensors) => TensorResponse {
+                status_code: u16::try_from(reply.status_code).unwrap_or(500),
+                status_message: reply.status_message,
+                process_time: reply.process_time,
+                body: reply.body,
+                tensors,
+                timings,
+                failure: None,
+            },
+            Err(e) => TensorResponse::failed(Failure::Parse(e.to_string()), timings),
+        }
+    }
+
+    /// Handshake if needed, then the call; one retry with a fresh session when the axon
+    /// no longer knows ours. Timings count from `start`, the start of the whole call.
+    async fn exchange(
+        &self,
+        axon: &AxonInfo,
+        route: &str,
+        body: Bytes,
+        tensors: Vec<Tensor>,
+        timeout: Duration,
+        start: Instant,
+    ) -> (Result<CallResponse, Failure>, Timings) {
         let mut timings = Timings::default();
         let (mut client, slot) = match self.entry(axon) {
             Ok(e) => e,
@@ -253,24 +404,24 @@ impl NativeDendrite {
             timings.connect = Some(start.elapsed());
             let mut request = tonic::Request::new(CallRequest {
                 session_id: session.id.clone(),
-                synapse: T::NAME.to_owned(),
+                synapse: route.to_owned(),
                 timeout: timeout.as_secs_f64(),
                 body: body.clone(),
-                tensors: Vec::new(),
+                tensors: tensors.clone(),
             });
             request.set_timeout(timeout);
             timings.sent = Some(start.elapsed());
             let reply = match client.call(request).await {
                 Ok(r) => r.into_inner(),
                 Err(status) if status.code() == tonic::Code::Unauthenticated && attempt == 0 => {
-                    *slot.lock().await = None;
+                    slot.drop_session(&session.id);
                     continue;
                 }
                 Err(status) => return (Err(status_failure(&status, timeout)), timings),
             };
             timings.first_byte = Some(start.elapsed());
             timings.done = timings.first_byte;
-            return (decode_reply(sent, reply), timings);
+            return (Ok(reply), timings);
         }
         (
             Err(Failure::Unavailable("session refused twice".to_owned())),
@@ -279,17 +430,7 @@ impl NativeDendrite {
     }
 
     /// The channel and session slot of `axon`, created on first use (LRU-bounded).
-    #[allow(clippy::type_complexity)]
-    fn entry(
-        &self,
-        axon: &AxonInfo,
-    ) -> Result<
-        (
-            NativeClient<Channel>,
-            Arc<tokio::sync::Mutex<Option<Session>>>,
-        ),
-        Failure,
-    > {
+    fn entry(&self, axon: &AxonInfo) -> Result<(NativeClient<Channel>, Arc<Slot>), Failure> {
         let key = (axon.addr(), axon.hotkey.clone());
         let mut pool = self.lock();
         let now = Instant::now();
@@ -297,11 +438,10 @@ impl NativeDendrite {
             e.last_used = now;
             return Ok((e.client.clone(), e.session.clone()));
         }
-        let endpoint = Endpoint::from_shared(format!("http://{}", axon.addr()))
-            .map_err(|e| Failure::Request(e.to_string()))?
-            .tcp_nodelay(true);
+        let channel = neuron_transport::grpc::channel(axon.addr())
+            .map_err(|e| Failure::Request(e.to_string()))?;
         let limit = self.config.max_message_bytes;
-        let client = NativeClient::new(endpoint.connect_lazy())
+        let client = NativeClient::new(channel)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit);
         if pool.len() >= self.config.max_axons.max(1) {
@@ -313,7 +453,7 @@ impl NativeDendrite {
                 pool.remove(&k);
             }
         }
-        let session = Arc::new(tokio::sync::Mutex::new(None));
+        let session = Arc::new(Slot::default());
         pool.insert(
             key,
             Entry {
@@ -329,15 +469,19 @@ impl NativeDendrite {
     async fn session(
         &self,
         client: &mut NativeClient<Channel>,
-        slot: &tokio::sync::Mutex<Option<Session>>,
+        slot: &Slot,
         axon: &AxonInfo,
     ) -> Result<Session, HandshakeError> {
-        let mut guard = slot.lock().await;
-        if let Some(s) = guard.as_ref().filter(|s| s.renew_at > Instant::now()) {
-            return Ok(s.clone());
+        if let Some(s) = slot.live() {
+            return Ok(s);
+        }
+        let _renewing = slot.renewing.lock().await;
+        // Another call may have finished a handshake while this one waited.
+        if let Some(s) = slot.live() {
+            return Ok(s);
         }
         let session = self.handshake(client, axon).await?;
-        *guard = Some(session.clone());
+        slot.set(Some(session.clone()));
         Ok(session)
     }
 

@@ -54,12 +54,25 @@ pub struct CallRequest {
     /// Timeout in seconds (0 = the axon's default).
     #[prost(double, tag = "3")]
     pub timeout: f64,
-    /// The SynapseMessage JSON, exactly as the HTTP dialect's body.
+    /// The SynapseMessage JSON, exactly as the HTTP dialect's body (for a tensor route: the
+    /// route's own JSON, possibly empty).
     #[prost(bytes = "bytes", tag = "4")]
     pub body: ::prost::bytes::Bytes,
-    /// Tensors as native raw frames (`NTSR`, crates/tensor/src/frame.rs).
-    #[prost(bytes = "bytes", repeated, tag = "5")]
-    pub tensors: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+    /// Tensors as native raw frames.
+    #[prost(message, repeated, tag = "5")]
+    pub tensors: ::prost::alloc::vec::Vec<Tensor>,
+}
+/// One tensor as a native raw frame (`NTSR`, crates/tensor/src/frame.rs), split in two so
+/// that neither side has to concatenate the header and the element bytes: `header ‖ data`
+/// is exactly one frame.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Tensor {
+    /// The frame header: magic, version, dtype, rank, flags, dims.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub header: ::prost::bytes::Bytes,
+    /// The elements, little-endian, C order; length = product(dims) × itemsize.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub data: ::prost::bytes::Bytes,
 }
 /// The answer to one call.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -77,8 +90,8 @@ pub struct CallResponse {
     #[prost(bytes = "bytes", tag = "4")]
     pub body: ::prost::bytes::Bytes,
     /// Tensors as native raw frames.
-    #[prost(bytes = "bytes", repeated, tag = "5")]
-    pub tensors: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+    #[prost(message, repeated, tag = "5")]
+    pub tensors: ::prost::alloc::vec::Vec<Tensor>,
 }
 /// Generated client implementations.
 pub mod native_client {
