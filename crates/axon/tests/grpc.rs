@@ -16,3 +16,5 @@ mod interop;
 mod limits;
 #[path = "grpc/metrics.rs"]
 mod metrics;
+#[path = "grpc/modality.rs"]
+mod modality;

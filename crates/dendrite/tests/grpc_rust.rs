@@ -13,7 +13,7 @@ use std::time::Duration;
 use candle_core::{DType, IndexOp, Tensor};
 use neuron_axon::grpc::{self as agrpc, SynapseType};
 use neuron_dendrite::grpc::{
-    BackwardMode, Config, DUMMY_HOTKEY, Endpoint, Mask, TextDendrite, TextOutput,
+    BackwardMode, Config, DUMMY_HOTKEY, Endpoint, Mask, Modality, TextDendrite, TextOutput,
 };
 use neuron_legacy::{CausalLmForm, NETWORK_DIM, Seq2SeqArgs, SynapseSpec, VOCAB_SIZE};
 use neuron_protocol::legacy::ReturnCode;
@@ -351,4 +351,167 @@ async fn loss_over_remote_outputs_sends_gradients_to_every_rust_axon() {
     assert_eq!(find(&seen_b, "TextCausalLMNext").3, 0.0);
     assert_eq!(a.stats.snapshot().backward, 1);
     assert_eq!(failing.stats.snapshot().backward, 1);
+}
+
+/// `[B, S, D'] → [B, S, 1024]`: every output element of (b, s) is Σ_j x[b, s, j].
+fn sum_model(x: &Tensor) -> Result<Tensor, String> {
+    let (b, s) = (x.dim(0).unwrap(), x.dim(1).unwrap());
+    let flat = x.flatten_from(2).unwrap().sum_keepdim(2).unwrap();
+    Ok(flat
+        .broadcast_as((b, s, NETWORK_DIM))
+        .unwrap()
+        .contiguous()
+        .unwrap())
+}
+
+/// A model axon (as //Ferdie//m) that also serves the TENSOR and IMAGE modalities and
+/// returns the true input gradient of `sum_model` from its modality backward.
+async fn modality_axon() -> (
+    Node,
+    tokio::sync::mpsc::Receiver<(Modality, Vec<usize>, f32)>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let kp = neuron_wallet::Keypair::from_uri("//Ferdie//m").unwrap();
+    let (svc, _seen) = model_service_as(kp, agrpc::Config::new());
+    let svc = svc
+        .with_modality_callback(Modality::Tensor, |_c, x, _m| async move { sum_model(&x) })
+        .with_blocking_modality_callback(Modality::Image, |_c, x, _m| sum_model(&x))
+        .with_modality_backward(move |_c, x, g, m| {
+            let tx = tx.clone();
+            async move {
+                let total = g.sum_all().and_then(|t| t.to_scalar::<f32>()).unwrap();
+                tx.send((m, g.dims().to_vec(), total)).await.unwrap();
+                // d out[b, s, d] / d x[b, s, j] = 1: the input gradient is Σ_d g[b, s, d].
+                let per_row = g.sum_keepdim(2).map_err(|e| e.to_string())?;
+                let grad = per_row
+                    .broadcast_as(x.dims())
+                    .and_then(|t| t.contiguous())
+                    .map_err(|e| e.to_string())?;
+                Ok(Some(grad))
+            }
+        });
+    (start(svc).await, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_tensor_and_image_to_rust_axons() {
+    let (m, _rx) = modality_axon().await;
+    let (plain, _rx_p) = start_models().await; // synapse callbacks only
+    let endpoints = vec![endpoint(&m, 0), endpoint(&plain, 1), dead_endpoint()];
+    let d = TextDendrite::new(bob(), Config::new());
+
+    let x = Tensor::arange(0f32, 6.0, &candle_core::Device::Cpu)
+        .unwrap()
+        .reshape((1, 2, 3))
+        .unwrap();
+    let out = d
+        .forward_tensor(endpoints.clone(), x.clone(), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.codes,
+        [
+            [ReturnCode::Success],
+            [ReturnCode::NotImplemented],
+            [ReturnCode::Unavailable]
+        ]
+    );
+    assert_eq!(
+        out.messages[1][0],
+        "Remote Server Failure: Modality not implemented"
+    );
+    let h = &out.outputs[0][0];
+    assert_eq!(h.dims(), [1, 2, NETWORK_DIM]);
+    assert_eq!(scalar(&h.i((0, 0, 5)).unwrap()), 3.0);
+    assert_eq!(scalar(&h.i((0, 1, 1023)).unwrap()), 12.0);
+    for e in [1, 2] {
+        assert_eq!(out.outputs[e][0].dims(), [1, 2, NETWORK_DIM]);
+        assert_eq!(
+            scalar(&out.outputs[e][0].abs().unwrap().sum_all().unwrap()),
+            0.0
+        );
+    }
+
+    let images = Tensor::ones((2, 1, 3, 2, 2), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let out = d
+        .forward_image(endpoints[..2].to_vec(), images, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.codes,
+        [[ReturnCode::Success], [ReturnCode::NotImplemented]]
+    );
+    assert_eq!(scalar(&out.outputs[0][0].i((1, 0, 9)).unwrap()), 12.0);
+
+    // TEXT goes to the hidden-state synapse callback when no TEXT modality callback exists.
+    let ids = tokens(&[&[4, 5]]);
+    let out = d
+        .forward_modality(endpoints[..2].to_vec(), Modality::Text, ids, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::Success], [ReturnCode::Success]]);
+    assert_eq!(scalar(&out.outputs[1][0].i((0, 1, 0)).unwrap()), 5.0);
+
+    // Caller-side checks: an image of the wrong rank is never sent.
+    let flat = Tensor::ones((2, 3), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let out = d
+        .forward_image(endpoints[..1].to_vec(), flat, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::RequestShapeException]]);
+    assert_eq!(
+        m.stats.snapshot().forward,
+        3,
+        "the refused image made no RPC"
+    );
+    // Input lists must match the endpoints.
+    let two = vec![x.clone(), x.clone()];
+    assert!(
+        d.forward_tensor(endpoints.clone(), two, TIMEOUT)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tensor_modality_backward_returns_the_remote_input_gradients() {
+    let (m, mut seen) = modality_axon().await;
+    let (plain, _rx_p) = start_models().await;
+    let endpoints = vec![endpoint(&m, 0), endpoint(&plain, 1)];
+    let d = TextDendrite::new(bob(), Config::new().with_backward(BackwardMode::Await));
+    let x = Tensor::ones((1, 2, 3), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let (out, handle) = d
+        .forward_modality_autograd(endpoints, Modality::Tensor, x, TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.codes,
+        [[ReturnCode::Success], [ReturnCode::NotImplemented]]
+    );
+    // loss = 0.5 · Σ out(0) + Σ out(1): d loss / d out(0) = 0.5 everywhere.
+    let o0 = handle.var(0, 0).unwrap().as_tensor().clone();
+    let o1 = handle.var(1, 0).unwrap().as_tensor().clone();
+    let loss = ((o0 * 0.5).unwrap().sum_all().unwrap() + o1.sum_all().unwrap()).unwrap();
+    let result = handle
+        .backward_from(&loss.backward().unwrap())
+        .await
+        .unwrap();
+    // The axon saw the output gradient...
+    let (modality, dims, total) = seen.recv().await.unwrap();
+    assert_eq!(
+        (modality, dims.as_slice()),
+        (Modality::Tensor, &[1, 2, NETWORK_DIM][..])
+    );
+    assert_eq!(total, 0.5 * 2.0 * NETWORK_DIM as f32);
+    // ...and its input gradient came back: Σ_d 0.5 = 512 for every input element.
+    assert_eq!(result.codes[0], [ReturnCode::Success]);
+    let g = &result.input_grads[0];
+    assert_eq!(g.dims(), [1, 2, 3]);
+    assert_eq!(
+        g.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        [512.0; 6]
+    );
+    // The plain axon has no modality backward: NotImplemented, zeros.
+    assert_eq!(result.codes[1], [ReturnCode::NotImplemented]);
+    assert_eq!(scalar(&result.input_grads[1].sum_all().unwrap()), 0.0);
 }

@@ -16,6 +16,9 @@
 //!
 //! `D` = [`NETWORK_DIM`], `V` = [`VOCAB_SIZE`], `k` = the synapse's `topk`.
 //!
+//! The older modality calls (one tensor whose `modality` picks the model: `forward_text`,
+//! `forward_image`, `forward_tensor`) are in [`modality`].
+//!
 //! Like the protocol crate this is sans-IO: no sockets, no clock, no async. Every decoder
 //! takes [`neuron_tensor::Limits`] and refuses hostile input with a [`ReturnCode`] instead of
 //! panicking or allocating without bound.
@@ -38,6 +41,7 @@
 mod codec;
 mod failure;
 mod lm;
+pub mod modality;
 pub mod phrases;
 mod spec;
 mod topk;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use candle_core::Tensor;
 use futures::future::BoxFuture;
 use neuron_legacy::SynapseSpec;
+use neuron_legacy::modality::Modality;
 use neuron_protocol::legacy::RequestType;
 
 use crate::Caller;
@@ -49,3 +50,26 @@ pub(crate) enum BackwardCallback {
     /// Run on tokio's blocking pool.
     Blocking(Arc<BlockingBackward>),
 }
+
+type AsyncModality = dyn Fn(Caller, Tensor, Modality) -> BoxFuture<'static, Output> + Send + Sync;
+type BlockingModality = dyn Fn(Caller, Tensor, Modality) -> Output + Send + Sync;
+
+/// What a modality backward callback returns: the gradient of the inputs (their shape), or
+/// nothing to send back.
+pub type InputGrad = Result<Option<Tensor>, String>;
+
+type AsyncModalityBackward =
+    dyn Fn(Caller, Tensor, Tensor, Modality) -> BoxFuture<'static, InputGrad> + Send + Sync;
+
+/// A forward callback of one modality (the 2.x calls, `neuron_legacy::modality`).
+#[derive(Clone)]
+pub(crate) enum ModalityCallback {
+    /// Awaited on the handler's task.
+    Async(Arc<AsyncModality>),
+    /// Run on tokio's blocking pool.
+    Blocking(Arc<BlockingModality>),
+}
+
+/// The backward callback of the modality calls: `(caller, inputs, output gradient,
+/// modality)`.
+pub(crate) type ModalityBackward = Arc<AsyncModalityBackward>;

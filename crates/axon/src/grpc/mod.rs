@@ -6,7 +6,7 @@
 //! [`Service::with_blocking_callback`] for CPU-bound models), and is mounted with
 //! [`Service::into_tonic`] on the shared port:
 //!
-//! ```ignore
+//! ```text
 //! let svc = grpc::Service::new(keypair, grpc::Config::new())
 //!     .with_callback(SynapseType::TextLastHiddenState, |caller, inputs, spec| async move { … });
 //! let router = neuron_transport::grpc::add_service(router, svc.into_tonic());
@@ -28,19 +28,26 @@
 //! 5. **callbacks**, one per synapse type, within [`Config::timeout`] (queue wait included);
 //! 6. **encode** each output, and the envelope rules ("at least one succeeded").
 //!
+//! A message **without synapses** is one of the older modality calls (bittensor 2.x,
+//! `neuron_legacy::modality`): a Forward with one tensor whose `modality` picks the
+//! callback ([`Service::with_modality_callback`]) and a Backward with the inputs and the
+//! output's gradient ([`Service::with_modality_backward`]); the whole call has one code.
+//!
 //! [`Stats`] counts calls, codes, bytes and latency, and registers them as Prometheus
 //! counters and histograms ([`Stats::register`]).
 
 mod auth;
 mod config;
 mod hooks;
+mod modality;
 mod pipeline;
 mod service;
 mod stats;
 
 pub use auth::Guard;
 pub use config::Config;
-pub use hooks::{BlacklistFn, PriorityFn, SynapseCheckFn};
+pub use hooks::{BlacklistFn, InputGrad, PriorityFn, SynapseCheckFn};
+pub use neuron_legacy::modality::Modality;
 pub use neuron_legacy::{ReturnCode, SynapseSpec, SynapseType};
 pub use neuron_protocol::legacy::RequestType;
 pub use service::{Handler, Service};

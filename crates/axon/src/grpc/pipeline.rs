@@ -68,7 +68,7 @@ impl Shared {
     }
 
     /// The envelope around `synapses`/`tensors`.
-    fn reply(
+    pub(crate) fn reply(
         &self,
         request: &TensorMessage,
         code: ReturnCode,
@@ -135,6 +135,12 @@ impl Shared {
         slots.first().map_or(ReturnCode::Success, |s| s.code)
     }
 
+    pub(crate) fn priority_of(&self, caller: &Caller, inputs: &[Tensor], kind: RequestType) -> f64 {
+        self.priority
+            .as_ref()
+            .map_or(0.0, |p| p(caller, inputs, kind))
+    }
+
     fn priority(&self, caller: &Caller, slots: &[Slot], kind: RequestType) -> f64 {
         let inputs: Vec<Tensor> = slots.iter().filter_map(|s| s.inputs.clone()).collect();
         self.priority
@@ -143,7 +149,10 @@ impl Shared {
     }
 
     /// Waits for a worker, ordered by `priority` among the waiting calls.
-    async fn worker(&self, priority: f64) -> Result<Arc<Permit>, (ReturnCode, &'static str)> {
+    pub(crate) async fn worker(
+        &self,
+        priority: f64,
+    ) -> Result<Arc<Permit>, (ReturnCode, &'static str)> {
         self.scheduler
             .acquire(priority)
             .await
@@ -157,7 +166,7 @@ impl Shared {
     }
 
     /// Runs `job` (queue wait included) within the call's deadline.
-    async fn within<T>(
+    pub(crate) async fn within<T>(
         &self,
         job: impl Future<Output = Result<T, (ReturnCode, &'static str)>>,
     ) -> Result<T, (ReturnCode, &'static str)> {
@@ -168,6 +177,9 @@ impl Shared {
 
     /// `Forward`: one output tensor per synapse.
     pub(crate) async fn forward(&self, caller: Caller, request: &TensorMessage) -> TensorMessage {
+        if request.synapses.is_empty() && request.tensors.len() == 1 {
+            return self.forward_modality(caller, request).await;
+        }
         let mut slots = self.slots(request);
         if request.tensors.is_empty() {
             let message =
@@ -273,6 +285,9 @@ impl Shared {
 
     /// `Backward`: inputs then gradients in, no tensors out.
     pub(crate) async fn backward(&self, caller: Caller, request: &TensorMessage) -> TensorMessage {
+        if request.synapses.is_empty() && request.tensors.len() == 2 {
+            return self.backward_modality(caller, request).await;
+        }
         let mut slots = self.slots(request);
         let n = request.tensors.len();
         if n == 0 {
@@ -392,7 +407,7 @@ fn encode(slot: &mut Slot, output: Option<Tensor>) -> wire::Tensor {
 
 /// Runs one forward callback; a panic becomes an error text. A blocking callback holds a
 /// share of the worker permit until it returns, even if the call timed out meanwhile.
-async fn call(
+pub(crate) async fn call(
     callback: &Callback,
     caller: Caller,
     inputs: Tensor,

@@ -15,10 +15,14 @@ use prost::Message;
 
 use super::auth::{Auth, Guard};
 use super::config::Config;
-use super::hooks::{BackwardCallback, BlacklistFn, Callback, Output, PriorityFn, SynapseCheckFn};
+use super::hooks::{
+    BackwardCallback, BlacklistFn, Callback, InputGrad, ModalityBackward, ModalityCallback, Output,
+    PriorityFn, SynapseCheckFn,
+};
 use super::stats::Stats;
 use crate::Caller;
 use crate::queue::Scheduler;
+use neuron_legacy::modality::Modality;
 
 /// The legacy gRPC axon service; see the [module docs](super).
 pub struct Service {
@@ -26,6 +30,8 @@ pub struct Service {
     config: Config,
     callbacks: HashMap<SynapseType, Callback>,
     backward: Option<BackwardCallback>,
+    modalities: HashMap<Modality, ModalityCallback>,
+    modality_backward: Option<ModalityBackward>,
     blacklist: Option<BlacklistFn>,
     priority: Option<PriorityFn>,
     check: Option<SynapseCheckFn>,
@@ -51,6 +57,8 @@ impl Service {
             keypair,
             callbacks: HashMap::new(),
             backward: None,
+            modalities: HashMap::new(),
+            modality_backward: None,
             blacklist: None,
             priority: None,
             check: None,
@@ -104,6 +112,45 @@ impl Service {
         F: Fn(Caller, Tensor, Tensor, SynapseSpec) -> Result<(), String> + Send + Sync + 'static,
     {
         self.backward = Some(BackwardCallback::Blocking(Arc::new(f)));
+        self
+    }
+
+    /// Attaches the async callback of one modality of the 2.x calls (a message without
+    /// synapses and one tensor, see `neuron_legacy::modality`): `(caller, inputs,
+    /// modality) -> [B, S, 1024]`. Inputs are int64 `[B, S]` token ids (TEXT), float32
+    /// `[B, S, C, H, W]` images (IMAGE) or float32 `[B, S, D]` (TENSOR). Without a TEXT
+    /// callback, TEXT calls go to the TEXT_LAST_HIDDEN_STATE callback (unmasked); a
+    /// modality without a callback is answered NotImplemented.
+    pub fn with_modality_callback<F, Fut>(mut self, modality: Modality, f: F) -> Self
+    where
+        F: Fn(Caller, Tensor, Modality) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Output> + Send + 'static,
+    {
+        let f = Arc::new(move |c, t, m| f(c, t, m).boxed());
+        self.modalities.insert(modality, ModalityCallback::Async(f));
+        self
+    }
+
+    /// [`Service::with_modality_callback`] run on tokio's blocking pool.
+    pub fn with_blocking_modality_callback<F>(mut self, modality: Modality, f: F) -> Self
+    where
+        F: Fn(Caller, Tensor, Modality) -> Output + Send + Sync + 'static,
+    {
+        self.modalities
+            .insert(modality, ModalityCallback::Blocking(Arc::new(f)));
+        self
+    }
+
+    /// Attaches the backward callback of the modality calls: `(caller, inputs, gradient of
+    /// the output [B, S, 1024], modality)`; `Ok(Some(g))` sends `g` (the inputs' shape)
+    /// back as the gradient of the inputs, `Ok(None)` answers Success without a tensor.
+    /// Without one, modality Backward calls answer NotImplemented.
+    pub fn with_modality_backward<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Caller, Tensor, Tensor, Modality) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = InputGrad> + Send + 'static,
+    {
+        self.modality_backward = Some(Arc::new(move |c, i, g, m| f(c, i, g, m).boxed()));
         self
     }
 
@@ -176,6 +223,8 @@ impl Service {
             config: self.config,
             callbacks: self.callbacks,
             backward: self.backward,
+            modalities: self.modalities,
+            modality_backward: self.modality_backward,
             priority: self.priority,
             check: self.check,
             stats: self.stats,
@@ -194,6 +243,8 @@ pub(crate) struct Shared {
     pub(crate) scheduler: Scheduler,
     pub(crate) callbacks: HashMap<SynapseType, Callback>,
     pub(crate) backward: Option<BackwardCallback>,
+    pub(crate) modalities: HashMap<Modality, ModalityCallback>,
+    pub(crate) modality_backward: Option<ModalityBackward>,
     pub(crate) priority: Option<PriorityFn>,
     pub(crate) check: Option<SynapseCheckFn>,
     pub(crate) stats: Arc<Stats>,
@@ -227,9 +278,12 @@ impl Handler {
             RequestType::Backward => self.0.backward(caller, &message).await,
             _ => self.0.forward(caller, &message).await,
         };
+        // A reply without synapses (a modality call, or a refusal of a message without
+        // any) counts its top-level code once.
+        let top = reply.synapses.is_empty().then_some(reply.return_code);
         self.0.stats.call(
             kind,
-            reply.synapses.iter().map(|s| s.return_code),
+            reply.synapses.iter().map(|s| s.return_code).chain(top),
             message.encoded_len(),
             reply.encoded_len(),
             start.elapsed(),

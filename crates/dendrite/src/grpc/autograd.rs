@@ -21,6 +21,13 @@
 //! [`BackwardMode::FireAndForget`] sends them from a background task (bounded: a batch
 //! that finds the background budget exhausted is dropped) and returns at once;
 //! [`BackwardMode::Off`] sends nothing (upstream's observable behaviour).
+//!
+//! The handle of a modality call
+//! ([`TextDendrite::forward_modality_autograd`](super::TextDendrite::forward_modality_autograd))
+//! sends a 2.x Backward per endpoint (the inputs and the gradient of the one output) and,
+//! with [`BackwardMode::Await`], returns the **gradients of the inputs the remotes send
+//! back** (zeros where an endpoint failed or sent none): a TENSOR-modality remote can pass
+//! gradients on to the caller's own graph.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +35,7 @@ use std::time::Duration;
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 use neuron_legacy::SynapseSpec;
+use neuron_legacy::modality::Modality;
 use neuron_protocol::legacy::ReturnCode;
 use tokio::sync::Semaphore;
 
@@ -49,7 +57,8 @@ pub enum BackwardMode {
 /// What a backward returned.
 #[derive(Debug, Clone)]
 pub struct BackwardResult {
-    /// Gradient for each endpoint's inputs (zeros, float32, shaped like the inputs).
+    /// Gradient for each endpoint's inputs (float32, shaped like the inputs): zeros for
+    /// synapse calls; what the remote sent back for an awaited modality call.
     pub input_grads: Vec<Tensor>,
     /// Codes per endpoint and synapse; empty unless the mode is [`BackwardMode::Await`].
     pub codes: Vec<Vec<ReturnCode>>,
@@ -65,6 +74,7 @@ pub struct BackwardHandle {
     timeout: Duration,
     mode: BackwardMode,
     background: Arc<Semaphore>,
+    modality: Option<Modality>,
 }
 
 impl BackwardHandle {
@@ -96,7 +106,14 @@ impl BackwardHandle {
             timeout,
             mode,
             background,
+            modality: None,
         })
+    }
+
+    /// The handle of a modality call: one output per endpoint, 2.x Backward calls.
+    pub(crate) fn with_modality(mut self, m: Modality) -> Self {
+        self.modality = Some(m);
+        self
     }
 
     /// The Var standing for output `synapse` of endpoint `endpoint`.
@@ -129,6 +146,9 @@ impl BackwardHandle {
 
     /// Sends `grads[e][j]` (the gradient of output `j` of endpoint `e`) per the mode.
     pub async fn backward(self, grads: Vec<Vec<Tensor>>) -> Result<BackwardResult> {
+        if let Some(m) = self.modality {
+            return self.backward_modality(m, grads).await;
+        }
         let input_grads = self
             .inputs
             .iter()
@@ -178,6 +198,81 @@ impl BackwardHandle {
             }
         };
         Ok(BackwardResult { input_grads, codes })
+    }
+}
+
+impl BackwardHandle {
+    /// [`BackwardHandle::backward`] of a modality call: `grads[e][0]` to endpoint `e`.
+    async fn backward_modality(
+        self,
+        m: Modality,
+        grads: Vec<Vec<Tensor>>,
+    ) -> Result<BackwardResult> {
+        let zeros = self
+            .inputs
+            .iter()
+            .map(|x| {
+                x.zeros_like()
+                    .and_then(|z| z.to_dtype(candle_core::DType::F32))
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let grads = grads
+            .into_iter()
+            .map(|g| {
+                g.into_iter().next().ok_or(Error::Length {
+                    what: "gradients per endpoint output",
+                    expected: 1,
+                    actual: 0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match self.mode {
+            BackwardMode::Off => Ok(BackwardResult {
+                input_grads: zeros,
+                codes: Vec::new(),
+            }),
+            BackwardMode::Await => {
+                let outcomes = self
+                    .pool
+                    .backward_modality(&self.endpoints, m, &self.inputs, &grads, self.timeout)
+                    .await?;
+                let mut result = BackwardResult {
+                    input_grads: Vec::with_capacity(outcomes.len()),
+                    codes: Vec::with_capacity(outcomes.len()),
+                };
+                for o in outcomes {
+                    result.codes.push(o.codes);
+                    result.input_grads.extend(o.outputs.into_iter().take(1));
+                }
+                Ok(result)
+            }
+            BackwardMode::FireAndForget => {
+                if let Ok(permit) = self.background.clone().try_acquire_owned() {
+                    let BackwardHandle {
+                        pool,
+                        endpoints,
+                        inputs,
+                        timeout,
+                        ..
+                    } = self;
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        if let Err(e) = pool
+                            .backward_modality(&endpoints, m, &inputs, &grads, timeout)
+                            .await
+                        {
+                            tracing::debug!(error = %e, "background backward failed");
+                        }
+                    });
+                } else {
+                    tracing::debug!("background backward budget exhausted; gradients dropped");
+                }
+                Ok(BackwardResult {
+                    input_grads: zeros,
+                    codes: Vec::new(),
+                })
+            }
+        }
     }
 }
 

@@ -123,6 +123,11 @@ impl ReceptorPool {
         Ok(receptor)
     }
 
+    /// The receptor of every endpoint, in order.
+    pub(super) fn receptors(&self, endpoints: &[Endpoint]) -> Result<Vec<Arc<Receptor>>> {
+        endpoints.iter().map(|e| self.receptor(e)).collect()
+    }
+
     fn evict(map: &mut HashMap<String, Entry>, target: usize) {
         while map.len() > target {
             let victim = map

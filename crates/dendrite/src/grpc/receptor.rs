@@ -161,13 +161,13 @@ impl Outcome {
         }
     }
 
-    fn fail_all(&mut self, code: ReturnCode, message: &str, time: f64) {
+    pub(super) fn fail_all(&mut self, code: ReturnCode, message: &str, time: f64) {
         for i in 0..self.codes.len() {
             self.set(i, code, message.to_owned(), time);
         }
     }
 
-    fn set(&mut self, i: usize, code: ReturnCode, message: String, time: f64) {
+    pub(super) fn set(&mut self, i: usize, code: ReturnCode, message: String, time: f64) {
         if let (Some(c), Some(m), Some(t)) = (
             self.codes.get_mut(i),
             self.messages.get_mut(i),
@@ -499,7 +499,7 @@ impl Receptor {
         self.finish(&call, out, decoded, start)
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         rpc: Rpc,
         message: TensorMessage,
@@ -644,6 +644,27 @@ impl Receptor {
                 Err(f) => out.set(i, f.code, f.message, elapsed),
             }
         }
+    }
+
+    /// Records a finished call in the statistics.
+    pub(super) fn record(&self, rpc: Rpc, out: &Outcome, start: Instant) {
+        lock(&self.stats).record(
+            rpc,
+            &out.codes,
+            start.elapsed(),
+            out.bytes_out,
+            out.bytes_in,
+        );
+    }
+
+    /// The signing keypair.
+    pub(super) fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
+    /// The settings.
+    pub(super) fn config(&self) -> &Config {
+        &self.config
     }
 
     fn finish(

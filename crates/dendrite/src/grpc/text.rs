@@ -13,9 +13,11 @@ use super::endpoint::Endpoint;
 use super::error::Result;
 use super::inputs::{Endpoints, TextInputs, format_text_inputs};
 use super::metrics::Metrics;
+use super::modality::ModalityInputs;
 use super::pool::ReceptorPool;
 use super::receptor::{self, Outcome};
 use super::tokenizer::Tokenizer;
+use neuron_legacy::modality::Modality;
 
 /// Default timeout: `__blocktime__ + 2` = 14 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(14);
@@ -310,6 +312,93 @@ impl TextDendrite {
     ) -> Result<TextOutput> {
         self.text_last_hidden_state(endpoints, inputs, Mask::None, timeout)
             .await
+    }
+
+    /// The seed-003 modality call for tensors: float `[B, S, D]` inputs to each endpoint's
+    /// TENSOR model, one hidden state `[B, S, 1024]` per endpoint (zeros on failure). Sent
+    /// as a 2.x modality call (`neuron_legacy::modality`); bittensor 3.x axons have no
+    /// such call and answer it with RequestShapeException.
+    pub async fn forward_tensor(
+        &self,
+        endpoints: impl Into<Endpoints>,
+        inputs: impl Into<ModalityInputs>,
+        timeout: Option<Duration>,
+    ) -> Result<TextOutput> {
+        self.forward_modality(endpoints, Modality::Tensor, inputs, timeout)
+            .await
+    }
+
+    /// The seed-003 modality call for images: float `[B, S, C, H, W]` inputs to each
+    /// endpoint's IMAGE model, `[B, S, 1024]` per endpoint (see [`Self::forward_tensor`]).
+    pub async fn forward_image(
+        &self,
+        endpoints: impl Into<Endpoints>,
+        inputs: impl Into<ModalityInputs>,
+        timeout: Option<Duration>,
+    ) -> Result<TextOutput> {
+        self.forward_modality(endpoints, Modality::Image, inputs, timeout)
+            .await
+    }
+
+    /// A 2.x modality call of modality `m` to every endpoint; one output per endpoint.
+    pub async fn forward_modality(
+        &self,
+        endpoints: impl Into<Endpoints>,
+        m: Modality,
+        inputs: impl Into<ModalityInputs>,
+        timeout: Option<Duration>,
+    ) -> Result<TextOutput> {
+        let endpoints = endpoints.into().resolve()?;
+        let inputs = inputs.into().resolve(endpoints.len())?;
+        self.forward_modality_resolved(&endpoints, m, &inputs, timeout)
+            .await
+    }
+
+    async fn forward_modality_resolved(
+        &self,
+        endpoints: &[Endpoint],
+        m: Modality,
+        inputs: &[Tensor],
+        timeout: Option<Duration>,
+    ) -> Result<TextOutput> {
+        let timeout = timeout.unwrap_or(self.config.timeout);
+        let outcomes = self
+            .pool
+            .forward_modality(endpoints, m, inputs, timeout)
+            .await?;
+        for o in &outcomes {
+            self.metrics.observe(o);
+        }
+        Ok(TextOutput::from_outcomes(outcomes))
+    }
+
+    /// [`Self::forward_modality`] whose outputs are differentiable stand-ins: the
+    /// [`BackwardHandle`] sends the gradient of each output back (a 2.x Backward) and
+    /// returns the gradients of the inputs the remotes sent back.
+    pub async fn forward_modality_autograd(
+        &self,
+        endpoints: impl Into<Endpoints>,
+        m: Modality,
+        inputs: impl Into<ModalityInputs>,
+        timeout: Option<Duration>,
+    ) -> Result<(TextOutput, BackwardHandle)> {
+        let endpoints = endpoints.into().resolve()?;
+        let inputs = inputs.into().resolve(endpoints.len())?;
+        let out = self
+            .forward_modality_resolved(&endpoints, m, &inputs, timeout)
+            .await?;
+        let handle = BackwardHandle::new(
+            self.pool.clone(),
+            endpoints,
+            Vec::new(),
+            inputs,
+            &out.outputs,
+            timeout.unwrap_or(self.config.timeout),
+            self.config.backward,
+            self.background.clone(),
+        )?
+        .with_modality(m);
+        Ok((out, handle))
     }
 
     /// TEXT_SEQ_2_SEQ on `prompt`; decodes each endpoint's first sequence.

@@ -47,7 +47,7 @@ impl Tokenizer {
     }
 
     /// int64 `[B, S]` ids of `texts`, left-padded with [`PAD_ID`] to the longest and
-    /// truncated to [`MAX_LEN`].
+    /// truncated to `MAX_LEN` tokens.
     pub fn encode_batch(&self, texts: &[impl AsRef<str>]) -> Result<Tensor> {
         let rows: Vec<Vec<u32>> = texts
             .iter()
