@@ -15,8 +15,13 @@
 //! target. Targets never change the exit status; failed requests (errors, non-200 statuses)
 //! or a failed Python run do.
 //!
+//! It also measures the native dialect against the HTTP dialect and a bare tonic echo (the
+//! transport ceiling), see [`native`].
+//!
 //! Usage: `neuron-bench [--quick] [--python PATH] [--script PATH]`. Without `--python` the
 //! SDK columns are skipped.
+
+mod native;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -280,7 +285,8 @@ async fn start_axon() -> anyhow::Result<Running> {
     let _ = axon.attach_blocking::<TensorEcho, _>(|_caller, s| {
         neuron_examples::tensor_echo(s).map_err(|e| HandlerError::new(e.to_string()))
     });
-    Ok(axon.serve().await?)
+    let router = native::service(&axon, Keypair::from_uri("//Alice")?)?;
+    Ok(axon.serve_router(router).await?)
 }
 
 /// One Rust → Rust case (after a short unmeasured warm-up); worker `i` calls through
@@ -469,6 +475,10 @@ fn main() -> anyhow::Result<()> {
             rust.insert(case.key().to_owned(), m);
         }
 
+        let bare = native::start_bare().await?;
+        let native_results = native::run(&target, bare.local_addr(), case_time).await?;
+        bare.shutdown(Duration::from_secs(1)).await;
+
         let mut failures: Vec<String> = Vec::new();
         let (sdk, sdk_rust) = match &opts.python {
             Some(python) => {
@@ -494,6 +504,23 @@ fn main() -> anyhow::Result<()> {
         axon.shutdown(Duration::from_secs(2)).await;
 
         report(&opts, &floor, &rust, sdk.as_ref(), sdk_rust.as_ref());
+        native::report(&native_results, &rust);
+        for (case, echo, synapse, tonic) in &native_results.rows {
+            for (what, m) in [
+                ("native echo", Some(echo)),
+                ("native Hashed", synapse.as_ref()),
+                ("bare tonic", Some(tonic)),
+            ] {
+                if let Some(m) = m.filter(|m| m.errors > 0) {
+                    failures.push(format!(
+                        "{what} {}: {} failed requests (first: {})",
+                        case.label(),
+                        m.errors,
+                        m.first_error.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+        }
         println!(
             "Rust axon counters: {} requests, {} ok, {} unauthorized, {} shed, {} timeouts",
             counters.requests, counters.ok, counters.unauthorized, counters.shed, counters.timeouts

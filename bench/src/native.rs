@@ -1,0 +1,398 @@
+//! The native dialect against its transport ceiling (issue 6), measured in the same run as
+//! the HTTP dialect:
+//!
+//! * **native**: a [`NativeDendrite`] (//Bob, one HTTP/2 connection, one session) calling the
+//!   bench axon's native service: the `Echo` tensor route (body and raw tensor frames back as
+//!   received) and, for 1 KB, also the `Hashed` synapse (JSON body, the synapse path);
+//! * **bare tonic**: a tonic unary echo of the same generated messages, no auth, no queue,
+//!   served by the same one-port listener ([`neuron_transport::Server`]) and called over the
+//!   same kind of channel ([`neuron_transport::grpc::channel`]): the ceiling of the transport.
+//!
+//! The HTTP dialect's figures are the Rust → Rust rows of the main table (same run).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use neuron_axon::HandlerError;
+use neuron_axon::native::proto::native_client::NativeClient;
+use neuron_axon::native::proto::native_server::{Native, NativeServer};
+use neuron_axon::native::proto::{
+    CallRequest, CallResponse, HandshakeRequest, HandshakeResponse, Tensor,
+};
+use neuron_axon::native::{self as axon_native, TensorCall, TensorReply};
+use neuron_dendrite::native::NativeDendrite;
+use neuron_dendrite::{AxonInfo, Dendrite};
+use neuron_examples::Hashed;
+use neuron_tensor::{Dtype, WireTensor, frame};
+use neuron_wallet::Keypair;
+use tonic::transport::Channel;
+
+use crate::{Measured, drive};
+
+/// Adds the bench's native service (tensor routes `Echo` and `Scale`) to `axon`'s router.
+pub(crate) fn service(axon: &neuron_axon::Axon, key: Keypair) -> anyhow::Result<axum::Router> {
+    let svc = axon_native::Service::new(axon, key, axon_native::Config::default())?
+        .with_tensor_route("Echo", |_caller, call: TensorCall| async move {
+            Ok(TensorReply {
+                body: call.body,
+                tensors: call.tensors,
+            })
+        })?
+        .with_blocking_tensor_route("Scale", |_caller, call: TensorCall| {
+            let tensors = call
+                .tensors
+                .into_iter()
+                .map(|t| scale_f32(&t, 2.0))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(TensorReply {
+                body: Bytes::new(),
+                tensors,
+            })
+        })?;
+    Ok(neuron_transport::grpc::add_service(
+        axon.router(),
+        svc.into_tonic(),
+    ))
+}
+
+fn scale_f32(t: &WireTensor, s: f32) -> Result<WireTensor, HandlerError> {
+    if t.dtype != Dtype::F32 {
+        return Err(HandlerError::with_status(400, "float32 only"));
+    }
+    let data: Vec<u8> = t
+        .data
+        .chunks_exact(4)
+        .flat_map(|c| (f32::from_le_bytes([c[0], c[1], c[2], c[3]]) * s).to_le_bytes())
+        .collect();
+    Ok(WireTensor {
+        dtype: t.dtype,
+        shape: t.shape.clone(),
+        data: data.into(),
+    })
+}
+
+/// The bare echo: answers every call with its own body and tensors; no handshake.
+#[derive(Clone, Copy, Debug)]
+struct BareEcho;
+
+#[tonic::async_trait]
+impl Native for BareEcho {
+    async fn handshake(
+        &self,
+        _request: tonic::Request<HandshakeRequest>,
+    ) -> Result<tonic::Response<HandshakeResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("bare echo has no handshake"))
+    }
+
+    async fn call(
+        &self,
+        request: tonic::Request<CallRequest>,
+    ) -> Result<tonic::Response<CallResponse>, tonic::Status> {
+        let call = request.into_inner();
+        Ok(tonic::Response::new(CallResponse {
+            status_code: 200,
+            status_message: String::new(),
+            process_time: 0.0,
+            body: call.body,
+            tensors: call.tensors,
+        }))
+    }
+}
+
+/// Starts the bare echo on 127.0.0.1:0 with the listener the axon uses.
+pub(crate) async fn start_bare() -> anyhow::Result<neuron_transport::ServerHandle> {
+    let listener = neuron_transport::Server::bind(([127, 0, 0, 1], 0).into()).await?;
+    let limit = 16 * 1024 * 1024;
+    let service = NativeServer::new(BareEcho)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let router = neuron_transport::grpc::add_service(axum::Router::new(), service);
+    Ok(neuron_transport::Server::serve(
+        listener,
+        router,
+        neuron_transport::server::Config::new(),
+    ))
+}
+
+/// One row of the native table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NativeCase {
+    Kb1,
+    Kb64,
+    Mib1,
+}
+
+impl NativeCase {
+    pub(crate) const ALL: [NativeCase; 3] = [NativeCase::Kb1, NativeCase::Kb64, NativeCase::Mib1];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            NativeCase::Kb1 => "1 KB echo, 1 in flight",
+            NativeCase::Kb64 => "1 KB echo, 64 in flight",
+            NativeCase::Mib1 => "1 MiB f32 tensor, 1 in flight",
+        }
+    }
+
+    fn concurrency(self) -> usize {
+        match self {
+            NativeCase::Kb64 => 64,
+            NativeCase::Kb1 | NativeCase::Mib1 => 1,
+        }
+    }
+}
+
+/// The measured rows: `(native echo route, native Hashed synapse, bare tonic)`; the synapse
+/// column is `None` for the tensor case.
+pub(crate) struct NativeResults {
+    pub(crate) rows: Vec<(NativeCase, Measured, Option<Measured>, Measured)>,
+}
+
+fn kb_body() -> Bytes {
+    Bytes::from("0123456789abcdef".repeat(64))
+}
+
+fn mib_tensor() -> WireTensor {
+    let data: Vec<u8> = (0..crate::TENSOR_ELEMENTS)
+        .flat_map(|i| (i as f32 * 0.001).to_le_bytes())
+        .collect();
+    WireTensor {
+        dtype: Dtype::F32,
+        shape: vec![crate::TENSOR_ELEMENTS],
+        data: data.into(),
+    }
+}
+
+/// Runs every native case against the bench axon (`axon`, native service mounted) and the
+/// bare echo at `bare`.
+pub(crate) async fn run(
+    axon: &AxonInfo,
+    bare: std::net::SocketAddr,
+    duration: Duration,
+) -> anyhow::Result<NativeResults> {
+    let mut info = axon.clone();
+    info.protocols = Some(vec![neuron_dendrite::native::PROTOCOL.to_owned()]);
+    let native = NativeDendrite::new(
+        Dendrite::new(Keypair::from_uri("//Bob")?, neuron_dendrite::Config::new()),
+        neuron_dendrite::native::Config::default(),
+    );
+    let limit = 16 * 1024 * 1024;
+    let bare_client = NativeClient::new(neuron_transport::grpc::channel(bare)?)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let warmup = Duration::from_millis(300);
+    let mut rows = Vec::new();
+    for case in NativeCase::ALL {
+        eprintln!("bench: native / bare tonic {}", case.label());
+        let mut measured = Vec::new();
+        for d in [warmup, duration] {
+            let echo = native_case(case, &native, &info, d).await;
+            let synapse = match case {
+                NativeCase::Mib1 => None,
+                _ => Some(synapse_case(case, &native, &info, d).await),
+            };
+            let tonic = bare_case(case, &bare_client, d).await;
+            measured.push((echo, synapse, tonic));
+        }
+        if let Some((echo, synapse, tonic)) = measured.pop() {
+            rows.push((case, echo, synapse, tonic));
+        }
+    }
+    Ok(NativeResults { rows })
+}
+
+async fn native_case(
+    case: NativeCase,
+    native: &NativeDendrite,
+    info: &AxonInfo,
+    d: Duration,
+) -> Measured {
+    let (body, tensors) = match case {
+        NativeCase::Mib1 => (Bytes::new(), vec![mib_tensor()]),
+        _ => (kb_body(), Vec::new()),
+    };
+    let native = native.clone();
+    let info = info.clone();
+    let tensors: Arc<[WireTensor]> = tensors.into();
+    drive(case.concurrency(), d, move |_| {
+        let (native, info, body, tensors) =
+            (native.clone(), info.clone(), body.clone(), tensors.clone());
+        async move {
+            let r = native
+                .call_tensors(&info, "Echo", body.clone(), tensors.to_vec(), None)
+                .await;
+            let same = r.body == body
+                && r.tensors.len() == tensors.len()
+                && r.tensors
+                    .iter()
+                    .zip(tensors.iter())
+                    .all(|(a, b)| a.data.len() == b.data.len());
+            if r.is_success() && same {
+                Ok(())
+            } else {
+                Err(format!(
+                    "native Echo: {} {}",
+                    r.status_code, r.status_message
+                ))
+            }
+        }
+    })
+    .await
+}
+
+async fn synapse_case(
+    case: NativeCase,
+    native: &NativeDendrite,
+    info: &AxonInfo,
+    d: Duration,
+) -> Measured {
+    let request = crate::hashed_request();
+    let want = neuron_examples::hashed(request.clone()).output;
+    let native = native.clone();
+    let info = info.clone();
+    drive(case.concurrency(), d, move |_| {
+        let (native, info, request, want) =
+            (native.clone(), info.clone(), request.clone(), want.clone());
+        async move {
+            let r = native.call_native::<Hashed>(&info, request, None).await;
+            if r.is_success() && r.fields().output == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "native Hashed: {:?} {:?}",
+                    r.status_code(),
+                    r.status_message()
+                ))
+            }
+        }
+    })
+    .await
+}
+
+async fn bare_case(case: NativeCase, client: &NativeClient<Channel>, d: Duration) -> Measured {
+    let (body, tensors) = match case {
+        NativeCase::Mib1 => {
+            let t = mib_tensor();
+            let (header, data) = match frame::encode_parts(t.dtype, &t.shape, t.data) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    return Measured {
+                        errors: 1,
+                        first_error: Some(e.to_string()),
+                        ..Measured::default()
+                    };
+                }
+            };
+            (Bytes::new(), vec![Tensor { header, data }])
+        }
+        _ => (kb_body(), Vec::new()),
+    };
+    let client = client.clone();
+    drive(case.concurrency(), d, move |_| {
+        let (mut client, body, tensors) = (client.clone(), body.clone(), tensors.clone());
+        async move {
+            let request = CallRequest {
+                session_id: Bytes::new(),
+                synapse: "Echo".to_owned(),
+                timeout: 0.0,
+                body: body.clone(),
+                tensors: tensors.clone(),
+            };
+            match client.call(request).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    if r.body == body && r.tensors.len() == tensors.len() {
+                        Ok(())
+                    } else {
+                        Err("bare echo: wrong answer".to_owned())
+                    }
+                }
+                Err(status) => Err(format!("bare echo: {status}")),
+            }
+        }
+    })
+    .await
+}
+
+/// Runs a closure over the cases, for the report.
+pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<String, Measured>) {
+    let http_of = |case: NativeCase| match case {
+        NativeCase::Kb1 => http.get(crate::Case::Hashed1.key()),
+        NativeCase::Kb64 => http.get(crate::Case::Hashed64.key()),
+        NativeCase::Mib1 => http.get(crate::Case::Tensor1.key()),
+    };
+    println!(
+        "Native dialect vs HTTP dialect vs bare tonic echo (req/s, same run, one connection per client):"
+    );
+    println!();
+    println!(
+        "| {:<30} | {:>11} | {:>13} | {:>11} | {:>10} | {:>12} | {:>11} |",
+        "case",
+        "native echo",
+        "native Hashed",
+        "HTTP (Rust)",
+        "bare tonic",
+        "native/tonic",
+        "native/HTTP"
+    );
+    println!(
+        "|{:-<32}|{:->13}|{:->15}|{:->13}|{:->12}|{:->14}|{:->13}|",
+        "", "", "", "", "", "", ""
+    );
+    for (case, echo, synapse, tonic) in &results.rows {
+        let h = http_of(*case);
+        let pct = if tonic.rps() > 0.0 {
+            format!("{:.1}%", 100.0 * echo.rps() / tonic.rps())
+        } else {
+            "n/a".to_owned()
+        };
+        let vs_http = match h {
+            Some(h) if h.rps() > 0.0 => format!("{:.1}x", echo.rps() / h.rps()),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "| {:<30} | {:>11.1} | {:>13} | {:>11} | {:>10.1} | {:>12} | {:>11} |",
+            case.label(),
+            echo.rps(),
+            synapse
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |m| format!("{:.1}", m.rps())),
+            crate::fmt_rps(h),
+            tonic.rps(),
+            pct,
+            vs_http
+        );
+    }
+    println!();
+    println!(
+        "(HTTP 1 KB = the ~1 KB Hashed synapse; HTTP 1 MiB = TensorEcho, base64 JSON. Native 1 MiB = the Echo tensor route, raw frames.)"
+    );
+    println!();
+    let row = |c: NativeCase| results.rows.iter().find(|r| r.0 == c);
+    let kb64 = row(NativeCase::Kb64);
+    let share = kb64.and_then(|(_, e, _, t)| (t.rps() > 0.0).then(|| e.rps() / t.rps()));
+    let kb64_rps = kb64.map(|(_, e, _, _)| e.rps());
+    let mib = row(NativeCase::Mib1).map(|(_, e, _, _)| e.rps());
+    println!(
+        "| target                                          | value      | goal          | verdict |"
+    );
+    println!(
+        "|-------------------------------------------------|------------|---------------|---------|"
+    );
+    println!(
+        "| native 1 KB @64 vs bare tonic                   | {:>10} | ≥ 80%         | {:<7} |",
+        share.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0)),
+        crate::verdict(share, 0.8)
+    );
+    println!(
+        "| native 1 KB @64, 100k req/s class               | {:>10} | ≥ 100000/s    | {:<7} |",
+        kb64_rps.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0}")),
+        crate::verdict(kb64_rps, 100_000.0)
+    );
+    println!(
+        "| native 1 MiB tensor, 1 in flight                | {:>10} | ≥ 600/s       | {:<7} |",
+        mib.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}")),
+        crate::verdict(mib, 600.0)
+    );
+    println!();
+}
