@@ -24,6 +24,15 @@ The tiny model (ids = the request's int64 ``[B, S]`` tokens):
   ``(last + k + 1) % V`` when k is odd), probability ``0.5 ** (k + 1)``, then the floor;
 * seq2seq: echoes each row, cut to ``num_to_generate``.
 
+Messages without synapses are the 2.x modality calls (spec §17): a Forward with one
+tensor whose ``modality`` picks the model, answered with ``[B, S, 1024]`` (modality
+TENSOR) and one top-level code (no tensor or an empty batch -> EmptyRequest, undecodable
+-> RequestDeserializationException, wrong rank for the modality -> RequestShapeException);
+a Backward with the inputs and the output's gradient, answered with the gradient of the
+inputs. The models: TEXT as the hidden state above; IMAGE and TENSOR
+``h[b, s, d] = sum(x[b, s, ...])``, whose input gradient is ``sum_d g[b, s, d]`` at every
+input element of (b, s).
+
 Behaviours selected by the first token ``ids[0, 0]`` (to reach every code of spec §6):
 
 ====== ==============================================================================
@@ -334,6 +343,51 @@ def run_synapse(syn, tensor, magic):
 
 
 # ---------------------------------------------------------------------------------
+# the 2.x modality calls (spec §17)
+
+MODALITY_RANK = {0: 2, 1: 5, 2: 3}
+TENSOR_MODALITY = 2
+
+
+def modality_inputs(t: "pb.Tensor") -> np.ndarray:
+    x = deserialize(t)
+    if x.ndim < 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise Failure(RC.EmptyRequest, f"empty batch or sequence: {list(x.shape)}")
+    if x.ndim != MODALITY_RANK.get(t.modality, -1):
+        raise Failure(RC.RequestShapeException, f"rank {x.ndim} for modality {t.modality}")
+    return x
+
+
+def modality_forward(t: "pb.Tensor") -> "pb.Tensor":
+    try:
+        x = deserialize(t)
+    except Exception as e:  # noqa: BLE001
+        raise Failure(RC.RequestDeserializationException, str(e)) from e
+    x = modality_inputs(t)
+    if t.modality == 0:
+        out = hidden(x.astype(np.int64), pb.Synapse.TextLastHiddenState())
+    else:
+        b, s = x.shape[:2]
+        sums = x.reshape(b, s, -1).sum(axis=2, dtype=np.float32)
+        out = np.repeat(sums[:, :, None], NETWORK_DIM, axis=2)
+    reply = serialize(out.astype(np.float32))
+    reply.modality = TENSOR_MODALITY
+    return reply
+
+
+def modality_backward(x_t: "pb.Tensor", g_t: "pb.Tensor") -> "pb.Tensor":
+    x = modality_inputs(x_t)
+    g = deserialize(g_t)
+    b, s = x.shape[:2]
+    if g.shape != (b, s, NETWORK_DIM):
+        raise Failure(RC.RequestShapeException, f"gradient shape {list(g.shape)}")
+    per_row = g.sum(axis=2, dtype=np.float32).reshape((b, s) + (1,) * (x.ndim - 2))
+    reply = serialize(np.broadcast_to(per_row, x.shape).astype(np.float32))
+    reply.modality = TENSOR_MODALITY
+    return reply
+
+
+# ---------------------------------------------------------------------------------
 # the service (spec §6)
 
 class Service:
@@ -356,12 +410,20 @@ class Service:
                 info,
                 rpc="Forward",
                 synapses=[s.synapse_type for s in request.synapses],
+                modalities=[t.modality for t in request.tensors],
                 hotkey=request.hotkey,
                 version=request.version,
                 requires_grad=request.requires_grad,
             )
         )
         reply = self.envelope(request)
+        if not request.synapses and len(request.tensors) == 1:
+            try:
+                reply.tensors.append(modality_forward(request.tensors[0]))
+                reply.return_code, reply.message = RC.Success, "Success"
+            except Failure as f:
+                reply.return_code, reply.message = f.code, str(f)
+            return reply
         if len(request.tensors) == 0:
             reply.return_code = RC.EmptyRequest
             reply.synapses.extend(s for s in request.synapses)
@@ -426,6 +488,15 @@ class Service:
             )
         )
         reply = self.envelope(request)
+        if not request.synapses and len(request.tensors) == 2:
+            try:
+                reply.tensors.append(modality_backward(request.tensors[0], request.tensors[1]))
+                reply.return_code, reply.message = RC.Success, "Success"
+            except Failure as f:
+                reply.return_code, reply.message = f.code, str(f)
+            except Exception as e:  # noqa: BLE001
+                reply.return_code, reply.message = RC.RequestDeserializationException, str(e)
+            return reply
         if len(request.tensors) == 0:
             reply.return_code = RC.EmptyRequest
         elif len(request.tensors) == 1:

@@ -6,6 +6,8 @@
 mod auth;
 #[path = "grpc/backward.rs"]
 mod backward;
+#[path = "grpc/badinput.rs"]
+mod badinput;
 #[path = "grpc/common.rs"]
 mod common;
 #[path = "grpc/forward.rs"]

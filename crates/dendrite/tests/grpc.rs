@@ -485,3 +485,84 @@ fn endpoint_tensors_and_input_forms() {
     );
     assert!(err.is_err());
 }
+
+#[tokio::test]
+async fn modality_calls_against_python_axon() {
+    use candle_core::IndexOp;
+    use neuron_dendrite::grpc::Modality;
+    let peer = Peer::start();
+    let d = TextDendrite::new(bob(), Config::new().with_backward(BackwardMode::Await));
+    let scalar = |t: Tensor| t.to_scalar::<f32>().unwrap();
+
+    // TENSOR: h[b, s, d] = Σ x[b, s, :].
+    let x = Tensor::arange(0f32, 6.0, &Device::Cpu)
+        .unwrap()
+        .reshape((1, 2, 3))
+        .unwrap();
+    let out = d
+        .forward_tensor(peer.endpoint(), x.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::Success]], "{:?}", out.messages);
+    assert_eq!(out.outputs[0][0].dims(), [1, 2, 1024]);
+    assert_eq!(scalar(out.outputs[0][0].i((0, 1, 77)).unwrap()), 12.0);
+
+    // IMAGE: [B, S, C, H, W].
+    let images = Tensor::ones((1, 2, 3, 2, 2), DType::F32, &Device::Cpu).unwrap();
+    let out = d
+        .forward_image(peer.endpoint(), images, None)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::Success]], "{:?}", out.messages);
+    assert_eq!(scalar(out.outputs[0][0].i((0, 1, 5)).unwrap()), 12.0);
+
+    // TEXT through the modality call: the peer's hidden state ((id·31 + d) % 97) / 97.
+    let out = d
+        .forward_modality(peer.endpoint(), Modality::Text, tokens(&[&[3, 4]]), None)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::Success]]);
+    let v = scalar(out.outputs[0][0].i((0, 1, 2)).unwrap());
+    assert!((v - ((4 * 31 + 2) % 97) as f32 / 97.0).abs() < 1e-6);
+
+    // The caller checks the rank for the modality before sending: nothing reaches the peer.
+    let r = receptor(&peer);
+    let out = r
+        .forward_modality(Modality::Image, &x.unsqueeze(0).unwrap(), TIMEOUT)
+        .await;
+    assert_eq!(
+        out.codes,
+        [ReturnCode::RequestShapeException],
+        "caller-side check"
+    );
+
+    // Backward: the peer sends back Σ_d g = 0.5 · 1024 for every input element.
+    let (out, handle) = d
+        .forward_modality_autograd(peer.endpoint(), Modality::Tensor, x, None)
+        .await
+        .unwrap();
+    assert_eq!(out.codes, [[ReturnCode::Success]]);
+    let h = handle.var(0, 0).unwrap().as_tensor().clone();
+    let loss = (h * 0.5).unwrap().sum_all().unwrap();
+    let result = handle
+        .backward_from(&loss.backward().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(result.codes, [[ReturnCode::Success]]);
+    assert_eq!(
+        result.input_grads[0]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap(),
+        [512.0; 6]
+    );
+    let recs = peer.records();
+    let forwards: Vec<_> = recs.iter().filter(|r| r["rpc"] == "Forward").collect();
+    assert_eq!(forwards[0]["synapses"], serde_json::json!([]));
+    assert_eq!(forwards[0]["modalities"], serde_json::json!([2]));
+    assert_eq!(forwards[1]["modalities"], serde_json::json!([1]));
+    let back = recs.iter().find(|r| r["rpc"] == "Backward").unwrap();
+    let tensors = back["tensors"].as_array().unwrap();
+    assert_eq!(tensors[1]["shape"], serde_json::json!([1, 2, 1024]));
+}
