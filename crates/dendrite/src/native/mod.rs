@@ -152,6 +152,7 @@ impl Slot {
 }
 
 struct Entry {
+    hotkey: String,
     client: NativeClient<Channel>,
     session: Arc<Slot>,
     last_used: Instant,
@@ -195,14 +196,13 @@ impl TensorResponse {
     }
 }
 
-type Key = (SocketAddr, String);
-
 /// A [`Dendrite`] that also speaks the native dialect; see the [module docs](self).
 #[derive(Clone)]
 pub struct NativeDendrite {
     dendrite: Dendrite,
     config: Config,
-    pool: Arc<Mutex<HashMap<Key, Entry>>>,
+    /// Entries by address, then hotkey (looked up without allocating a key).
+    pool: Arc<Mutex<HashMap<SocketAddr, Vec<Entry>>>>,
 }
 
 impl std::fmt::Debug for NativeDendrite {
@@ -232,10 +232,10 @@ impl NativeDendrite {
 
     /// Axons with a kept channel.
     pub fn connections(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(Vec::len).sum()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Vec<Entry>>> {
         // No critical section can panic half-way, so a poisoned map is consistent.
         self.pool
             .lock()
@@ -402,14 +402,16 @@ impl NativeDendrite {
                 Err(e) => return (Err(Failure::Unavailable(e.to_string())), timings),
             };
             timings.connect = Some(start.elapsed());
-            let mut request = tonic::Request::new(CallRequest {
+            // No `grpc-timeout` header: the whole call is already bounded by one timer, and
+            // the header would make the channel arm a second one; the axon reads the
+            // deadline from `timeout`.
+            let request = tonic::Request::new(CallRequest {
                 session_id: session.id.clone(),
                 synapse: route.to_owned(),
                 timeout: timeout.as_secs_f64(),
                 body: body.clone(),
                 tensors: tensors.clone(),
             });
-            request.set_timeout(timeout);
             timings.sent = Some(start.elapsed());
             let reply = match client.call(request).await {
                 Ok(r) => r.into_inner(),
@@ -431,10 +433,13 @@ impl NativeDendrite {
 
     /// The channel and session slot of `axon`, created on first use (LRU-bounded).
     fn entry(&self, axon: &AxonInfo) -> Result<(NativeClient<Channel>, Arc<Slot>), Failure> {
-        let key = (axon.addr(), axon.hotkey.clone());
+        let addr = axon.addr();
         let mut pool = self.lock();
         let now = Instant::now();
-        if let Some(e) = pool.get_mut(&key) {
+        if let Some(e) = pool
+            .get_mut(&addr)
+            .and_then(|v| v.iter_mut().find(|e| e.hotkey == axon.hotkey))
+        {
             e.last_used = now;
             return Ok((e.client.clone(), e.session.clone()));
         }
@@ -444,24 +449,28 @@ impl NativeDendrite {
         let client = NativeClient::new(channel)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit);
-        if pool.len() >= self.config.max_axons.max(1) {
+        let held: usize = pool.values().map(Vec::len).sum();
+        if held >= self.config.max_axons.max(1) {
             let oldest = pool
                 .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                pool.remove(&k);
+                .flat_map(|(a, v)| v.iter().enumerate().map(move |(i, e)| (*a, i, e.last_used)))
+                .min_by_key(|&(_, _, used)| used);
+            if let Some((a, i, _)) = oldest
+                && let Some(v) = pool.get_mut(&a)
+            {
+                v.swap_remove(i);
+                if v.is_empty() {
+                    pool.remove(&a);
+                }
             }
         }
         let session = Arc::new(Slot::default());
-        pool.insert(
-            key,
-            Entry {
-                client: client.clone(),
-                session: session.clone(),
-                last_used: now,
-            },
-        );
+        pool.entry(addr).or_default().push(Entry {
+            hotkey: axon.hotkey.clone(),
+            client: client.clone(),
+            session: session.clone(),
+            last_used: now,
+        });
         Ok((client, session))
     }
 
