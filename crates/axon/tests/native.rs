@@ -469,3 +469,51 @@ async fn sessions_are_bounded_per_hotkey() {
     assert_eq!(out.status_code, 200);
     assert_eq!(svc.sessions(), 4);
 }
+
+/// Waits (bounded) until the axon's open connection count is `n`.
+async fn open_connections_reach(running: &Running, n: usize, within: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + within;
+    while std::time::Instant::now() < until {
+        if running.open_connections() == n {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    running.open_connections() == n
+}
+
+#[tokio::test]
+async fn a_connection_that_never_authenticates_is_closed_after_the_deadline() {
+    let config = native::Config {
+        connection_auth_deadline: std::time::Duration::from_millis(300),
+        ..native::Config::default()
+    };
+    let (running, _svc) = start_with(config).await;
+
+    // A client that only sends calls without a session: refused, then cut off.
+    let started = std::time::Instant::now();
+    let mut idle = client(&running).await;
+    let err = idle.call(dummy_call(&Bytes::new(), 1)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_eq!(running.open_connections(), 1);
+    assert!(open_connections_reach(&running, 0, std::time::Duration::from_secs(5)).await);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+
+    // A client that handshakes keeps its connection past the deadline.
+    let mut good = client(&running).await;
+    let bob = key("//Bob");
+    let session = good
+        .handshake(hello(&bob, running.hotkey(), &bob))
+        .await
+        .unwrap()
+        .into_inner()
+        .session_id;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(running.open_connections(), 1);
+    let out = good
+        .call(dummy_call(&session, 4))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 200);
+}

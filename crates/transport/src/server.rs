@@ -11,6 +11,11 @@
 //! maximum header size for both protocols, and a maximum number of concurrent HTTP/2 streams
 //! per connection. The socket peer address is attached to every request as
 //! [`axum::extract::ConnectInfo`].
+//!
+//! Connections that carry nothing useful are closed: one that has not delivered a first
+//! request within the header read timeout, and one whose requests asked for authentication
+//! ([`ConnectionAuth::require`], the native dialect does it) without completing it
+//! ([`ConnectionAuth::authenticate`]) by the deadline they set.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,7 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
@@ -130,6 +135,100 @@ impl Default for Config {
     }
 }
 
+/// The authentication state of one connection, attached to each of its requests as an
+/// extension. A service that authenticates per connection calls [`require`](Self::require)
+/// on the first request it sees and [`authenticate`](Self::authenticate) once the peer
+/// proved who it is; the listener closes the connection if the deadline passes first.
+#[derive(Clone, Debug)]
+pub struct ConnectionAuth(Arc<AuthState>);
+
+#[derive(Debug)]
+struct AuthState {
+    /// A request arrived on this connection.
+    used: std::sync::atomic::AtomicBool,
+    /// The connection authenticated.
+    authenticated: std::sync::atomic::AtomicBool,
+    /// When an unauthenticated connection is closed, if a service asked for it.
+    deadline: std::sync::Mutex<Option<tokio::time::Instant>>,
+    changed: Notify,
+}
+
+impl ConnectionAuth {
+    fn new() -> Self {
+        Self(Arc::new(AuthState {
+            used: false.into(),
+            authenticated: false.into(),
+            deadline: std::sync::Mutex::new(None),
+            changed: Notify::new(),
+        }))
+    }
+
+    /// Asks for authentication within `within` of now; the earliest deadline asked for
+    /// wins. No effect once the connection authenticated.
+    pub fn require(&self, within: Duration) {
+        if self.is_authenticated() {
+            return;
+        }
+        let at = tokio::time::Instant::now() + within;
+        let mut deadline = self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if deadline.is_none_or(|d| at < d) {
+            *deadline = Some(at);
+            self.0.changed.notify_one();
+        }
+    }
+
+    /// Marks the connection authenticated: it is never closed for lack of authentication.
+    pub fn authenticate(&self) {
+        if !self.0.authenticated.swap(true, Ordering::AcqRel) {
+            self.0.changed.notify_one();
+        }
+    }
+
+    /// Whether [`authenticate`](Self::authenticate) was called.
+    pub fn is_authenticated(&self) -> bool {
+        self.0.authenticated.load(Ordering::Acquire)
+    }
+
+    fn mark_used(&self) {
+        self.0.used.store(true, Ordering::Release);
+    }
+
+    /// Completes when the connection should be closed: no request by `first_request`, or
+    /// an authentication deadline passed unmet. Pending forever otherwise.
+    async fn expired(&self, first_request: tokio::time::Instant) {
+        loop {
+            let changed = self.0.changed.notified();
+            if self.is_authenticated() {
+                return std::future::pending().await;
+            }
+            let deadline = *self
+                .0
+                .deadline
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let at = match deadline {
+                Some(at) => at,
+                None if !self.0.used.load(Ordering::Acquire) => first_request,
+                None => {
+                    changed.await;
+                    continue;
+                }
+            };
+            if at <= tokio::time::Instant::now() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = changed => {}
+            }
+        }
+    }
+}
+
 /// Serves a router on a listener; see the module docs.
 #[derive(Debug)]
 pub struct Server;
@@ -219,8 +318,13 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let auth = ConnectionAuth::new();
+        let watch = auth.clone();
+        let first_request = tokio::time::Instant::now() + config.header_read_timeout;
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            auth.mark_used();
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(auth.clone());
             let router = router.clone();
             async move {
                 let response = router.oneshot(req.map(axum::body::Body::new)).await;
@@ -237,8 +341,16 @@ async fn accept_loop(
         open.fetch_add(1, Ordering::Relaxed);
         let open = open.clone();
         tokio::spawn(async move {
-            if let Err(error) = conn.await {
-                tracing::trace!(%peer, %error, "connection ended with an error");
+            tokio::select! {
+                result = conn => {
+                    if let Err(error) = result {
+                        tracing::trace!(%peer, %error, "connection ended with an error");
+                    }
+                }
+                () = watch.expired(first_request) => {
+                    // Dropping the connection future closes the socket.
+                    tracing::debug!(%peer, "closing an idle or unauthenticated connection");
+                }
             }
             open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);

@@ -13,6 +13,8 @@
 //!   the signature and then the nonce against a bounded replay cache, and answers with its
 //!   own nonce, a random 32-byte session id bound to the client hotkey, and its signature
 //!   over both hotkeys, both nonces and the session id (`welcome`).
+//! * A connection that sends a native request must authenticate (a handshake, or a call with
+//!   a valid session) within [`Config::connection_auth_deadline`], or the listener closes it.
 //! * `Call`: carries the session id (in the message or the `x-neuron-session` metadata, hex).
 //!   No session, an unknown or an expired one → gRPC `UNAUTHENTICATED` at once. Otherwise
 //!   the call runs the shared pipeline (verify hook → blacklist → decode → priority queue →
@@ -34,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use neuron_protocol::status;
+use neuron_transport::ConnectionAuth;
 use neuron_wallet::{Keypair, PublicKey, Signature};
 use tonic::{Request, Response, Status};
 
@@ -72,6 +75,9 @@ pub struct Config {
     pub max_tensors: usize,
     /// Largest encoded message (call or handshake), bytes.
     pub max_message_bytes: usize,
+    /// A connection that sent a native request must complete a handshake (or use a valid
+    /// session) within this time of that request, or the listener closes it.
+    pub connection_auth_deadline: Duration,
 }
 
 impl Default for Config {
@@ -84,6 +90,7 @@ impl Default for Config {
             max_nonces: 16_384,
             max_tensors: 64,
             max_message_bytes: 16 * 1024 * 1024,
+            connection_auth_deadline: Duration::from_secs(10),
         }
     }
 }
@@ -314,6 +321,14 @@ fn unhex(s: &str) -> Option<[u8; NONCE_LEN]> {
     Some(out)
 }
 
+/// The connection's authentication state (when served by the neuron listener), with the
+/// native deadline armed.
+fn connection_auth<T>(request: &Request<T>, config: &Config) -> Option<ConnectionAuth> {
+    let auth = request.extensions().get::<ConnectionAuth>()?.clone();
+    auth.require(config.connection_auth_deadline);
+    Some(auth)
+}
+
 fn peer_of<T>(request: &Request<T>) -> SocketAddr {
     request
         .extensions()
@@ -329,8 +344,14 @@ impl Native for Service {
         &self,
         request: Request<HandshakeRequest>,
     ) -> Result<Response<HandshakeResponse>, Status> {
+        let auth = connection_auth(&request, &self.inner.config);
         match self.inner.handshake(request.get_ref()) {
-            Ok(reply) => Ok(Response::new(reply)),
+            Ok(reply) => {
+                if let Some(auth) = auth {
+                    auth.authenticate();
+                }
+                Ok(Response::new(reply))
+            }
             Err(e @ HandshakeError::Full(_)) => Err(Status::resource_exhausted(e.to_string())),
             Err(e) => {
                 Counters::bump(&self.inner.shared.counters.unauthorized);
@@ -343,6 +364,7 @@ impl Native for Service {
         let start = Instant::now();
         let inner = &self.inner;
         let peer = peer_of(&request);
+        let auth = connection_auth(&request, &inner.config);
         let from_metadata = request
             .metadata()
             .get(SESSION_METADATA)
@@ -363,6 +385,9 @@ impl Native for Service {
             };
             return Err(Status::unauthenticated(why));
         };
+        if let Some(auth) = auth {
+            auth.authenticate();
+        }
         Counters::bump(&inner.shared.counters.requests);
         let caller = Caller {
             hotkey: session.hotkey,

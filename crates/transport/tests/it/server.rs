@@ -164,3 +164,73 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     assert!(reply.ends_with("slow done"), "{reply}");
     assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    let config = Config::new().with_header_read_timeout(Duration::from_millis(200));
+    let server = start(config).await;
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut buf = [0u8; 16];
+    // The server closes the socket: the read ends (EOF or reset) instead of waiting forever.
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn authentication_deadlines_close_only_connections_that_asked_and_failed() {
+    use neuron_transport::ConnectionAuth;
+    // `/ask` asks for authentication within 200 ms; `/ask-and-pass` also authenticates.
+    let app = Router::new()
+        .route(
+            "/ask",
+            get(
+                |axum::Extension(auth): axum::Extension<ConnectionAuth>| async move {
+                    auth.require(Duration::from_millis(200));
+                    "asked"
+                },
+            ),
+        )
+        .route(
+            "/ask-and-pass",
+            get(
+                |axum::Extension(auth): axum::Extension<ConnectionAuth>| async move {
+                    auth.require(Duration::from_millis(200));
+                    auth.authenticate();
+                    "passed"
+                },
+            ),
+        )
+        .route("/hello", get(|| async { "hello" }));
+    let server = start_app(app, Config::new()).await;
+    let addr = server.local_addr();
+    let keep_alive = |path: &str| format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n");
+    let mut streams = Vec::new();
+    for path in ["/ask", "/ask-and-pass", "/hello"] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(keep_alive(path).as_bytes()).await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        streams.push(s);
+    }
+    let started = std::time::Instant::now();
+    // The connection that asked and did not authenticate is closed...
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), streams[0].read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // ...the two others still answer on the same connections.
+    for (s, path) in streams.iter_mut().skip(1).zip(["/hello", "/hello"]) {
+        s.write_all(keep_alive(path).as_bytes()).await.unwrap();
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+    // The count drops right after the socket closes; allow the task a moment to get there.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while server.open_connections() != 2 && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.open_connections(), 2);
+}
