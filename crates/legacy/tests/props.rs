@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 use candle_core::{Device, IndexOp, Tensor};
-use neuron_legacy::{NETWORK_DIM, Seq2SeqArgs, SynapseSpec, VOCAB_SIZE, phrases};
+use neuron_legacy::modality::{self, Modality};
+use neuron_legacy::{CausalLmForm, NETWORK_DIM, Seq2SeqArgs, SynapseSpec, VOCAB_SIZE, phrases};
 use neuron_protocol::legacy::{Synapse, Tensor as WireTensor};
 use neuron_tensor::Limits;
 use proptest::prelude::*;
@@ -84,6 +85,46 @@ proptest! {
         let _ = spec.decode_response(&inputs, &t, &limits);
         let _ = spec.decode_grad(&inputs, &t, &limits);
         let _ = spec.zeros(&inputs);
+        let _ = spec.decode_response_as(&inputs, &t, &limits, CausalLmForm::TopK);
+        let _ = spec.zeros_as(&inputs, CausalLmForm::TopK);
+    }
+
+    #[test]
+    fn modality_decoders_never_panic(t in prop_oneof![hostile_tensor(), float_tensor()], m in -1i32..4, dims in prop::collection::vec(0usize..3, 0..6)) {
+        let limits = Limits::DEFAULT.with_max_elements(1 << 22);
+        let mut t = t;
+        t.modality = m;
+        let inputs = Tensor::zeros(dims.as_slice(), candle_core::DType::F32, &cpu()).unwrap();
+        if let Ok((m, x)) = modality::decode_request(&t, &limits) {
+            prop_assert_eq!(x.rank(), modality::request_rank(m));
+        }
+        for m in [Modality::Text, Modality::Image, Modality::Tensor] {
+            let _ = modality::decode_response(m, &inputs, &t, &limits);
+            let _ = modality::decode_grad(m, &inputs, &t, &limits);
+        }
+        let _ = modality::decode_input_grad(&inputs, &t, &limits);
+        let _ = modality::zeros(&inputs);
+    }
+
+    #[test]
+    fn top_k_form_expands_to_the_log_prob_form(k in 1u32..6, seed in any::<u64>()) {
+        let spec = SynapseSpec::causal_lm(k);
+        let inputs = tokens(1, 2);
+        let mut x = seed;
+        let logits: Vec<f32> = (0..2 * 64).map(|_| {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            (x % 1000) as f32 / 100.0
+        }).collect();
+        let logits = Tensor::from_vec(logits, (1, 2, 64), &cpu()).unwrap();
+        let wire = spec.encode_response(&inputs, &logits).unwrap();
+        let limits = Limits::DEFAULT;
+        let full = spec.decode_response(&inputs, &wire, &limits).unwrap();
+        let compact = spec.decode_response_as(&inputs, &wire, &limits, CausalLmForm::TopK).unwrap();
+        prop_assert_eq!(compact.dims(), &[1, 2, 2 * k as usize]);
+        let expanded = spec.expand_log_probs(&compact).unwrap();
+        let a = full.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = expanded.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        prop_assert_eq!(a, b);
     }
 
     #[test]
