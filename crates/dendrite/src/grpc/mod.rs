@@ -8,7 +8,14 @@
 //! * [`TextDendrite`]: the text API (`text`, `text_causal_lm`, `text_causal_lm_next`,
 //!   `text_last_hidden_state`, `generate`, `format_text_inputs`) over candle tensors,
 //!   endpoint-major results, plus [`TextDendrite::forward_autograd`] and its
-//!   [`BackwardHandle`] (see [`autograd`]).
+//!   [`BackwardHandle`] (see [`autograd`]). `text_causal_lm_topk` is `text_causal_lm`
+//!   without the expansion of every reply to full-vocabulary log-probabilities
+//!   ([`neuron_legacy::CausalLmForm`]).
+//! * The seed-003 modality calls: `forward_text` (TEXT_LAST_HIDDEN_STATE), and
+//!   `forward_tensor`, `forward_image` and `forward_modality`, which travel as the 2.x
+//!   modality calls (a message without synapses, one tensor whose `modality` picks the
+//!   remote model; `neuron_legacy::modality`); `forward_modality_autograd` sends the
+//!   gradients back and returns the gradients of the inputs the remotes send back.
 //! * [`Metrics`]: prometheus-client counters and histograms.
 //!
 //! Per-synapse encoding, checks and decoding come from `neuron_legacy::SynapseSpec`.
