@@ -221,9 +221,15 @@ pub(crate) async fn run<T: Synapse>(
         }
     };
 
-    // JSON: not JSON at all → 422 (FastAPI); not the synapse → 500 (SDK).
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
+    // JSON: not JSON at all → 422 (FastAPI); not the synapse → 500 (SDK). The body is
+    // parsed straight into the synapse; only when that fails is it read again through a
+    // `Value` (which also takes what Python's parser takes, such as repeated keys).
+    let parsed = match serde_json::from_slice::<SynapseMessage<T>>(&bytes) {
+        Ok(m) => Ok(Ok(m)),
+        Err(_) => serde_json::from_slice::<serde_json::Value>(&bytes).map(serde_json::from_value),
+    };
+    let parsed: Result<SynapseMessage<T>, serde_json::Error> = match parsed {
+        Ok(typed) => typed,
         Err(_) => {
             Counters::bump(&ctx.counters().bad_requests);
             return reply::invalid_json();
@@ -233,7 +239,7 @@ pub(crate) async fn run<T: Synapse>(
         Counters::bump(&ctx.counters().bad_requests);
         return ctx.internal(Some(&header), "content-type is not application/json");
     }
-    let message: SynapseMessage<T> = match serde_json::from_value(value) {
+    let message: SynapseMessage<T> = match parsed {
         Ok(m) => m,
         Err(e) => {
             Counters::bump(&ctx.counters().bad_requests);
@@ -353,7 +359,7 @@ fn success<T: Synapse>(ctx: &Ctx, envelope: &Envelope, fields: T) -> Response {
     };
     Counters::bump(&ctx.counters().ok);
     let mut response = reply::json(status::OK, body);
-    reply::append_headers(&mut response, &headers::to_headers(&message));
+    reply::append_synapse_headers(&mut response, &headers::to_headers(&message));
     reply::set_status_headers(&mut response, status::OK, status::SUCCESS);
     response
 }

@@ -19,6 +19,12 @@ fn builder(status: u16) -> http::response::Builder {
 /// (controls, non-ASCII) are replaced with `?`, so a hostile name or a hook's reason can
 /// neither break the response nor inject headers.
 pub(crate) fn header_value(text: &str) -> HeaderValue {
+    // Common case: already clean, one copy straight into the value.
+    if text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        && let Ok(v) = HeaderValue::from_str(text)
+    {
+        return v;
+    }
     let clean: String = text
         .chars()
         .map(|c| {
@@ -36,11 +42,40 @@ pub(crate) fn header_value(text: &str) -> HeaderValue {
 /// not a valid header name are skipped.
 pub(crate) fn append_headers<N: AsRef<str>>(response: &mut Response, pairs: &[(N, String)]) {
     let headers = response.headers_mut();
+    headers.reserve(pairs.len());
     for (name, value) in pairs {
         if let Ok(name) = HeaderName::from_bytes(name.as_ref().as_bytes()) {
             headers.insert(name, header_value(value));
         }
     }
+}
+
+/// [`append_headers`] for the synapse headers of `to_headers`, whose names are mostly
+/// static: those are used without allocating.
+pub(crate) fn append_synapse_headers(
+    response: &mut Response,
+    pairs: &[neuron_protocol::headers::Header],
+) {
+    let headers = response.headers_mut();
+    headers.reserve(pairs.len());
+    for (name, value) in pairs {
+        let name = match name {
+            std::borrow::Cow::Borrowed(s) if is_lower_token(s) => HeaderName::from_static(s),
+            other => match HeaderName::from_bytes(other.as_bytes()) {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
+        };
+        headers.insert(name, header_value(value));
+    }
+}
+
+/// A non-empty lowercase header-name token (what `HeaderName::from_static` accepts).
+fn is_lower_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        })
 }
 
 /// The status headers the SDK client reads (lowercase, spec §8.2).

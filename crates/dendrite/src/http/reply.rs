@@ -45,10 +45,17 @@ pub(crate) fn parse<T: Synapse>(
             "unexpected content type {ct:?}, expected application/json"
         ));
     }
-    let json: Value = serde_json::from_slice(body).map_err(|e| format!("invalid json: {e}"))?;
     let mut message = if status == StatusCode::OK {
-        let mut reply: SynapseMessage<T> =
-            serde_json::from_value(json).map_err(|e| format!("invalid synapse: {e}"))?;
+        // Straight into the synapse; through a `Value` only when that fails (to take what
+        // Python's parser takes, such as repeated keys, and to tell bad JSON apart).
+        let mut reply: SynapseMessage<T> = match serde_json::from_slice(body) {
+            Ok(reply) => reply,
+            Err(_) => {
+                let json: Value =
+                    serde_json::from_slice(body).map_err(|e| format!("invalid json: {e}"))?;
+                serde_json::from_value(json).map_err(|e| format!("invalid synapse: {e}"))?
+            }
+        };
         // A reply that omits the terminals keeps ours (the SDK copies the server's defaults
         // over them; keeping the sent values is more useful and changes no status).
         if reply.dendrite == TerminalInfo::default() {
@@ -56,6 +63,7 @@ pub(crate) fn parse<T: Synapse>(
         }
         reply
     } else {
+        let json: Value = serde_json::from_slice(body).map_err(|e| format!("invalid json: {e}"))?;
         let mut base = local.to_message();
         base.axon.status_code = Some(status.as_u16().into());
         base.axon.status_message = json

@@ -225,25 +225,65 @@ fn value(text: &str) -> Result<HeaderValue, Failure> {
         .map_err(|_| Failure::Request(format!("invalid header value {text:?}")))
 }
 
+/// The `bt_header_{side}_{field}` names, in TerminalInfo order (§3.1).
+const fn terminal_names(side_axon: bool) -> [HeaderName; 10] {
+    if side_axon {
+        [
+            HeaderName::from_static("bt_header_axon_status_code"),
+            HeaderName::from_static("bt_header_axon_status_message"),
+            HeaderName::from_static("bt_header_axon_process_time"),
+            HeaderName::from_static("bt_header_axon_ip"),
+            HeaderName::from_static("bt_header_axon_port"),
+            HeaderName::from_static("bt_header_axon_version"),
+            HeaderName::from_static("bt_header_axon_nonce"),
+            HeaderName::from_static("bt_header_axon_uuid"),
+            HeaderName::from_static("bt_header_axon_hotkey"),
+            HeaderName::from_static("bt_header_axon_signature"),
+        ]
+    } else {
+        [
+            HeaderName::from_static("bt_header_dendrite_status_code"),
+            HeaderName::from_static("bt_header_dendrite_status_message"),
+            HeaderName::from_static("bt_header_dendrite_process_time"),
+            HeaderName::from_static("bt_header_dendrite_ip"),
+            HeaderName::from_static("bt_header_dendrite_port"),
+            HeaderName::from_static("bt_header_dendrite_version"),
+            HeaderName::from_static("bt_header_dendrite_nonce"),
+            HeaderName::from_static("bt_header_dendrite_uuid"),
+            HeaderName::from_static("bt_header_dendrite_hotkey"),
+            HeaderName::from_static("bt_header_dendrite_signature"),
+        ]
+    }
+}
+
+const AXON_NAMES: [HeaderName; 10] = terminal_names(true);
+const DENDRITE_NAMES: [HeaderName; 10] = terminal_names(false);
+
 /// `bt_header_{side}_{field}` for every non-null field, in TerminalInfo order (§3.1).
 fn terminal_headers(h: &mut HeaderMap, side: &str, t: &TerminalInfo) -> Result<(), Failure> {
-    let fields: [(&str, Option<String>); 10] = [
-        ("status_code", t.status_code.map(|v| v.to_string())),
-        ("status_message", t.status_message.clone()),
-        ("process_time", t.process_time.map(py_float_repr)),
-        ("ip", t.ip.clone()),
-        ("port", t.port.map(|v| v.to_string())),
-        ("version", t.version.map(|v| v.to_string())),
-        ("nonce", t.nonce.map(|v| v.to_string())),
-        ("uuid", t.uuid.clone()),
-        ("hotkey", t.hotkey.clone()),
-        ("signature", t.signature.clone()),
+    let names = if side == "axon" {
+        &AXON_NAMES
+    } else {
+        &DENDRITE_NAMES
+    };
+    let fields: [Option<String>; 10] = [
+        t.status_code.map(|v| v.to_string()),
+        t.status_message.clone(),
+        t.process_time.map(py_float_repr),
+        t.ip.clone(),
+        t.port.map(|v| v.to_string()),
+        t.version.map(|v| v.to_string()),
+        t.nonce.map(|v| v.to_string()),
+        t.uuid.clone(),
+        t.hotkey.clone(),
+        t.signature.clone(),
     ];
-    for (field, text) in fields {
+    for (name, text) in names.iter().zip(fields) {
         if let Some(text) = text {
-            let name = HeaderName::try_from(format!("bt_header_{side}_{field}"))
-                .map_err(|e| Failure::Request(e.to_string()))?;
-            h.insert(name, value(&text)?);
+            // `try_from(String)` takes the string's buffer instead of copying it.
+            let v = HeaderValue::try_from(text)
+                .map_err(|e| Failure::Request(format!("invalid header value: {e}")))?;
+            h.insert(name.clone(), v);
         }
     }
     Ok(())
