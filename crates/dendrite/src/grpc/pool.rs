@@ -161,8 +161,8 @@ impl ReceptorPool {
 
     /// [`ReceptorPool::forward`] with TEXT_CAUSAL_LM results in `form`.
     ///
-    /// Each endpoint's call runs as its own tokio task, so that encoding, signing and
-    /// decoding spread over the runtime's worker threads.
+    /// With several endpoints, each endpoint's call runs as its own tokio task, so that
+    /// encoding, signing and decoding spread over the runtime's worker threads.
     pub async fn forward_as(
         &self,
         endpoints: &[Endpoint],
@@ -176,6 +176,13 @@ impl ReceptorPool {
             .iter()
             .map(|e| self.receptor(e))
             .collect::<Result<Vec<_>>>()?;
+        if let ([receptor], [x]) = (receptors.as_slice(), inputs) {
+            // One endpoint: no task to hand the work to.
+            let outcome = receptor.forward_as(synapses, x, timeout, form).await;
+            drop(receptors);
+            self.trim();
+            return Ok(vec![outcome]);
+        }
         let shared: Arc<[SynapseSpec]> = synapses.into();
         let tasks = receptors.iter().zip(inputs).map(|(r, x)| {
             let (r, x, synapses) = (r.clone(), x.clone(), shared.clone());
