@@ -298,15 +298,19 @@ async fn loss_over_remote_outputs_sends_gradients_to_every_rust_axon() {
         SynapseSpec::last_hidden_state(),
         SynapseSpec::causal_lm(2),
         SynapseSpec::causal_lm_next(2),
+        SynapseSpec::seq2seq(Seq2SeqArgs {
+            num_to_generate: 2,
+            ..Seq2SeqArgs::default()
+        }),
     ];
     let (out, handle) = d
         .forward_autograd(endpoints, &specs, inputs, TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(out.codes[0], [ReturnCode::Success; 3]);
-    assert_eq!(out.codes[1], [ReturnCode::Success; 3]);
-    assert_eq!(out.codes[2], [ReturnCode::UnknownException; 3]);
-    assert_eq!(out.codes[3], [ReturnCode::Unavailable; 3]);
+    assert_eq!(out.codes[0], [ReturnCode::Success; 4]);
+    assert_eq!(out.codes[1], [ReturnCode::Success; 4]);
+    assert_eq!(out.codes[2], [ReturnCode::UnknownException; 4]);
+    assert_eq!(out.codes[3], [ReturnCode::Unavailable; 4]);
 
     // loss = 2·Σ hidden(a) + 3·Σ hidden(b) + Σ probs column of phrases(a).
     let hidden = |e: usize| handle.var(e, 0).unwrap().as_tensor().clone();
@@ -317,10 +321,10 @@ async fn loss_over_remote_outputs_sends_gradients_to_every_rust_axon() {
     let loss = (loss + phrases.narrow(2, 0, 1).unwrap().sum_all().unwrap()).unwrap();
     let grads = loss.backward().unwrap();
     let result = handle.backward_from(&grads).await.unwrap();
-    assert_eq!(result.codes[0], [ReturnCode::Success; 3]);
-    assert_eq!(result.codes[1], [ReturnCode::Success; 3]);
+    assert_eq!(result.codes[0], [ReturnCode::Success; 4]);
+    assert_eq!(result.codes[1], [ReturnCode::Success; 4]);
     assert_ne!(result.codes[2][0], ReturnCode::Success);
-    assert_eq!(result.codes[3], [ReturnCode::Unavailable; 3]);
+    assert_eq!(result.codes[3], [ReturnCode::Unavailable; 4]);
     assert_eq!(result.input_grads.len(), 4);
     assert_eq!(result.input_grads[0].dims(), [1, 3]);
 
@@ -349,6 +353,8 @@ async fn loss_over_remote_outputs_sends_gradients_to_every_rust_axon() {
     let p_a = find(&seen_a, "TextCausalLMNext");
     assert_eq!(p_a.3, 3.0);
     assert_eq!(find(&seen_b, "TextCausalLMNext").3, 0.0);
+    // Generated ids learn nothing: an empty gradient.
+    assert_eq!(find(&seen_a, "TextSeq2Seq").2, [0]);
     assert_eq!(a.stats.snapshot().backward, 1);
     assert_eq!(failing.stats.snapshot().backward, 1);
 }

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
-use neuron_legacy::SynapseSpec;
 use neuron_legacy::modality::Modality;
+use neuron_legacy::{SynapseKind, SynapseSpec};
 use neuron_protocol::legacy::ReturnCode;
 use tokio::sync::Semaphore;
 
@@ -145,10 +145,28 @@ impl BackwardHandle {
     }
 
     /// Sends `grads[e][j]` (the gradient of output `j` of endpoint `e`) per the mode.
+    /// TEXT_SEQ_2_SEQ outputs (token ids) learn nothing: their gradient is sent as the
+    /// empty tensor the wire expects, whatever was given.
     pub async fn backward(self, grads: Vec<Vec<Tensor>>) -> Result<BackwardResult> {
         if let Some(m) = self.modality {
             return self.backward_modality(m, grads).await;
         }
+        let empty = Tensor::zeros(0, candle_core::DType::F32, &candle_core::Device::Cpu)?;
+        let grads: Vec<Vec<Tensor>> = grads
+            .into_iter()
+            .map(|row| {
+                if row.len() != self.synapses.len() {
+                    return row; // refused below, with the counts in the error
+                }
+                row.into_iter()
+                    .zip(&self.synapses)
+                    .map(|(g, spec)| match spec.kind {
+                        SynapseKind::Seq2Seq(_) => empty.clone(),
+                        _ => g,
+                    })
+                    .collect()
+            })
+            .collect();
         let input_grads = self
             .inputs
             .iter()
