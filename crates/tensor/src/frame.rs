@@ -38,7 +38,7 @@
 //! candle's storage.
 
 use crate::{Dtype, Error, Limits, Result, WireTensor, wire};
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use candle_core::Tensor;
 
 /// `NTSR`.
@@ -151,19 +151,17 @@ fn parse_header(buf: &[u8], limits: &Limits) -> Result<Option<Header>> {
     if buf.len() < len {
         return Ok(None);
     }
-    let shape = buf[FIXED_HEADER_LEN..len]
-        .chunks_exact(8)
-        .map(|c| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            let d = u64::from_le_bytes(a);
-            usize::try_from(d).map_err(|_| Error::TooLarge {
-                what: "dimension",
-                limit: limits.max_elements,
-                actual: usize::MAX,
-            })
-        })
-        .collect::<Result<Vec<usize>>>()?;
+    let mut shape = Vec::with_capacity(rank);
+    for c in buf[FIXED_HEADER_LEN..len].chunks_exact(8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let d = usize::try_from(u64::from_le_bytes(a)).map_err(|_| Error::TooLarge {
+            what: "dimension",
+            limit: limits.max_elements,
+            actual: usize::MAX,
+        })?;
+        shape.push(d);
+    }
     let data_len = limits.check(dtype, &shape)?;
     Ok(Some(Header {
         dtype,
@@ -192,10 +190,15 @@ pub fn decode(buf: Bytes, limits: &Limits) -> Result<WireTensor> {
             actual: buf.len(),
         });
     }
+    // Advancing the owned buffer instead of slicing it keeps a `Bytes` made from a `Vec`
+    // in its unshared form: slicing would allocate a shared header (one malloc per call,
+    // a large share of the cost of a small tensor).
+    let mut data = buf;
+    data.advance(h.len);
     Ok(WireTensor {
         dtype: h.dtype,
         shape: h.shape,
-        data: buf.slice(h.len..),
+        data,
     })
 }
 
