@@ -460,8 +460,8 @@ fn main() -> anyhow::Result<()> {
         let hotkey = axon.hotkey().to_owned();
         let target = AxonInfo::at(axon.local_addr(), hotkey.clone());
         // One dendrite per worker (//Bob, each its own uuid and connection), as bench_sdk.py
-        // does: nonces are checked per (hotkey, uuid), and one uuid with 64 requests in
-        // flight gets reordered nonces refused (see docs/PERFORMANCE.md).
+        // does (the SDK axon refuses reordered nonces of one uuid; the Rust axon's strict
+        // policy would take them, but the stacks are compared in the same shape).
         let bob = Keypair::from_uri("//Bob")?;
         let dendrites: Vec<Dendrite> = (0..64)
             .map(|_| Dendrite::new(bob.clone(), neuron_dendrite::Config::new()))
