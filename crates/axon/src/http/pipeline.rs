@@ -269,6 +269,7 @@ pub(crate) async fn run<T: Synapse>(
     let envelope = Envelope {
         header,
         echo: (message.timeout, message.total_size, message.header_size),
+        large: bytes.len() >= LARGE_BODY,
     };
     let fields = message.fields;
     let outcome = match &route.forward {
@@ -320,7 +321,14 @@ struct Envelope {
     header: HeaderSynapse,
     /// The body's `timeout`, `total_size` and `header_size`, echoed back.
     echo: (Option<f64>, Option<i64>, Option<i64>),
+    /// The request body was large (so the reply probably is too).
+    large: bool,
 }
+
+/// From this request body size on, the reply's JSON and its body hash (the reply header
+/// `computed_body_hash`) are computed on two threads at once: for a 1 MiB tensor the hash
+/// takes ~6 ms and the JSON ~1 ms, against ~30 µs to start a thread.
+const LARGE_BODY: usize = 256 * 1024;
 
 impl Envelope {
     /// The response synapse: the verified request terminals, our axon terminal, and the
@@ -353,13 +361,26 @@ fn timed_out(ctx: &Ctx, header: &HeaderSynapse, timeout: Duration) -> Response {
 
 fn success<T: Synapse>(ctx: &Ctx, envelope: &Envelope, fields: T) -> Response {
     let message = envelope.message(ctx, fields, status::OK, status::SUCCESS);
-    let body = match message.to_json_vec() {
+    let (body, head) = if envelope.large {
+        std::thread::scope(|scope| {
+            let json = scope.spawn(|| message.to_json_vec().map_err(|e| e.to_string()));
+            let head = headers::to_headers(&message);
+            let body = json
+                .join()
+                .unwrap_or_else(|_| Err("reply JSON panicked".to_owned()));
+            (body, head)
+        })
+    } else {
+        let body = message.to_json_vec().map_err(|e| e.to_string());
+        (body, headers::to_headers(&message))
+    };
+    let body = match body {
         Ok(b) => b,
-        Err(e) => return ctx.internal(Some(&envelope.header), &e.to_string()),
+        Err(e) => return ctx.internal(Some(&envelope.header), &e),
     };
     Counters::bump(&ctx.counters().ok);
     let mut response = reply::json(status::OK, body);
-    reply::append_synapse_headers(&mut response, &headers::to_headers(&message));
+    reply::append_synapse_headers(&mut response, &head);
     reply::set_status_headers(&mut response, status::OK, status::SUCCESS);
     response
 }
