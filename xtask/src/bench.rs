@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--quick]`: the HTTP-dialect load generator (`bench/`, package
-//! `neuron-bench`), built in release and run once.
+//! `cargo xtask bench [--quick]`: the load generator (`bench/`, package `neuron-bench`),
+//! built in release and run once: the HTTP dialect (Rust and SDK stacks), then the native
+//! dialect against the HTTP dialect and a bare tonic echo.
 //!
 //! It makes sure the Python venv exists (`cargo xtask venv`) so that the SDK columns can be
 //! measured, then runs `cargo run --release -p neuron-bench -- --python <venv python>`.
