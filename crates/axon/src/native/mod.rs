@@ -20,6 +20,9 @@
 //!   the call runs the shared pipeline (verify hook → blacklist → decode → priority queue →
 //!   handler within the deadline) as the session's hotkey; outcomes are HTTP-style status
 //!   codes in the [`proto::CallResponse`].
+//! * Tensor routes ([`Service::with_tensor_route`], [`Service::with_blocking_tensor_route`])
+//!   take no JSON: their handlers receive the call's tensors as raw frames sliced from the
+//!   received message ([`TensorCall`]) and answer frames ([`TensorReply`]).
 //!
 //! The exact bytes and the threat model are in `docs/PROTOCOL.md`, "Native dialect".
 
