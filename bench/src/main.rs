@@ -15,13 +15,14 @@
 //! target. Targets never change the exit status; failed requests (errors, non-200 statuses)
 //! or a failed Python run do.
 //!
-//! It also measures the native dialect against the HTTP dialect and a bare tonic echo (the
-//! transport ceiling), see [`native`].
+//! It also measures the native dialect against the HTTP dialect, a bare tonic echo (the
+//! transport ceiling) and a btlightning-shaped QUIC reference ([`quic`]), see [`native`].
 //!
 //! Usage: `neuron-bench [--quick] [--python PATH] [--script PATH]`. Without `--python` the
 //! SDK columns are skipped.
 
 mod native;
+mod quic;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -505,16 +506,17 @@ fn main() -> anyhow::Result<()> {
 
         report(&opts, &floor, &rust, sdk.as_ref(), sdk_rust.as_ref());
         native::report(&native_results, &rust);
-        for (case, echo, synapse, tonic) in &native_results.rows {
+        for row in &native_results.rows {
             for (what, m) in [
-                ("native echo", Some(echo)),
-                ("native Hashed", synapse.as_ref()),
-                ("bare tonic", Some(tonic)),
+                ("native echo", Some(&row.echo)),
+                ("native Hashed", row.synapse.as_ref()),
+                ("bare tonic", Some(&row.tonic)),
+                ("QUIC ref", Some(&row.quic)),
             ] {
                 if let Some(m) = m.filter(|m| m.errors > 0) {
                     failures.push(format!(
                         "{what} {}: {} failed requests (first: {})",
-                        case.label(),
+                        row.case.label(),
                         m.errors,
                         m.first_error.as_deref().unwrap_or("?")
                     ));

@@ -6,7 +6,11 @@
 //!   received) and, for 1 KB, also the `Hashed` synapse (JSON body, the synapse path);
 //! * **bare tonic**: a tonic unary echo of the same generated messages, no auth, no queue,
 //!   served by the same one-port listener ([`neuron_transport::Server`]) and called over the
-//!   same kind of channel ([`neuron_transport::grpc::channel`]): the ceiling of the transport.
+//!   same kind of channel ([`neuron_transport::grpc::channel`]): the ceiling of the transport;
+//! * **QUIC ref**: the btlightning-shaped QUIC reference of [`crate::quic`] (//Bob to //Alice,
+//!   one signed handshake, then one stream per request, all on one connection), echoing the
+//!   same 1 KB and the same 1 MiB tensor as MessagePack binary fields. The native dialect is
+//!   meant to be at least as fast.
 //!
 //! The HTTP dialect's figures are the Rust → Rust rows of the main table (same run).
 
@@ -28,6 +32,7 @@ use neuron_tensor::{Dtype, WireTensor, frame};
 use neuron_wallet::Keypair;
 use tonic::transport::Channel;
 
+use crate::quic::{self, QuicClient, QuicServer};
 use crate::{Measured, drive};
 
 /// Adds the bench's native service (tensor routes `Echo` and `Scale`) to `axon`'s router.
@@ -142,10 +147,22 @@ impl NativeCase {
     }
 }
 
-/// The measured rows: `(native echo route, native Hashed synapse, bare tonic)`; the synapse
-/// column is `None` for the tensor case.
+/// One measured row of the native table.
+pub(crate) struct NativeRow {
+    pub(crate) case: NativeCase,
+    /// The native `Echo` tensor route.
+    pub(crate) echo: Measured,
+    /// The native `Hashed` synapse (`None` for the tensor case).
+    pub(crate) synapse: Option<Measured>,
+    /// The bare tonic echo.
+    pub(crate) tonic: Measured,
+    /// The btlightning-shaped QUIC reference.
+    pub(crate) quic: Measured,
+}
+
+/// The measured rows, in [`NativeCase::ALL`] order.
 pub(crate) struct NativeResults {
-    pub(crate) rows: Vec<(NativeCase, Measured, Option<Measured>, Measured)>,
+    pub(crate) rows: Vec<NativeRow>,
 }
 
 fn kb_body() -> Bytes {
@@ -180,11 +197,22 @@ pub(crate) async fn run(
     let bare_client = NativeClient::new(neuron_transport::grpc::channel(bare)?)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let alice = Keypair::from_uri("//Alice")?;
+    let quic_server = QuicServer::start(alice.clone())?;
+    eprintln!("bench: QUIC reference on {}", quic_server.local_addr());
+    let quic_client = Arc::new(
+        QuicClient::connect(
+            quic_server.local_addr(),
+            &Keypair::from_uri("//Bob")?,
+            alice.ss58(),
+        )
+        .await?,
+    );
     let warmup = Duration::from_millis(300);
     let mut rows = Vec::new();
     for case in NativeCase::ALL {
-        eprintln!("bench: native / bare tonic {}", case.label());
-        let mut measured = Vec::new();
+        eprintln!("bench: native / bare tonic / QUIC ref {}", case.label());
+        let mut last = None;
         for d in [warmup, duration] {
             let echo = native_case(case, &native, &info, d).await;
             let synapse = match case {
@@ -192,13 +220,60 @@ pub(crate) async fn run(
                 _ => Some(synapse_case(case, &native, &info, d).await),
             };
             let tonic = bare_case(case, &bare_client, d).await;
-            measured.push((echo, synapse, tonic));
+            let quic = quic_case(case, &quic_client, d).await;
+            last = Some(NativeRow {
+                case,
+                echo,
+                synapse,
+                tonic,
+                quic,
+            });
         }
-        if let Some((echo, synapse, tonic)) = measured.pop() {
-            rows.push((case, echo, synapse, tonic));
-        }
+        rows.extend(last);
     }
+    drop(quic_client);
+    quic_server.shutdown().await;
     Ok(NativeResults { rows })
+}
+
+/// One case over the QUIC reference: every answer must carry the bytes sent (1 KB) or a
+/// tensor of the same length, dtype and shape (1 MiB, as the native case checks lengths).
+async fn quic_case(case: NativeCase, client: &Arc<QuicClient>, d: Duration) -> Measured {
+    let data = Arc::new(match case {
+        NativeCase::Mib1 => {
+            let t = mib_tensor();
+            quic::tensor_data(&t.data, &t.shape)
+        }
+        _ => quic::kb_data(&kb_body()),
+    });
+    let client = client.clone();
+    drive(case.concurrency(), d, move |_| {
+        let (client, data) = (client.clone(), data.clone());
+        async move {
+            let r = client
+                .call("Echo", &data)
+                .await
+                .map_err(|e| format!("QUIC ref: {e:#}"))?;
+            let same = match case {
+                NativeCase::Mib1 => {
+                    quic::binary_len(&r.data, "tensor") == quic::binary_len(&data, "tensor")
+                        && r.data.get("dtype") == data.get("dtype")
+                        && r.data.get("shape") == data.get("shape")
+                }
+                _ => r.data == *data,
+            };
+            if r.success && same {
+                Ok(())
+            } else {
+                Err(format!(
+                    "QUIC ref: success {} {}",
+                    r.success,
+                    r.error.as_deref().unwrap_or("wrong answer")
+                ))
+            }
+        }
+    })
+    .await
 }
 
 async fn native_case(
@@ -314,7 +389,15 @@ async fn bare_case(case: NativeCase, client: &NativeClient<Channel>, d: Duration
     .await
 }
 
-/// Runs a closure over the cases, for the report.
+fn pct(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.1}%", 100.0 * a / b)
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+/// Prints the native table and its targets.
 pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<String, Measured>) {
     let http_of = |case: NativeCase| match case {
         NativeCase::Kb1 => http.get(crate::Case::Hashed1.key()),
@@ -322,57 +405,63 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
         NativeCase::Mib1 => http.get(crate::Case::Tensor1.key()),
     };
     println!(
-        "Native dialect vs HTTP dialect vs bare tonic echo (req/s, same run, one connection per client):"
+        "Native dialect vs HTTP dialect vs bare tonic echo vs QUIC reference (req/s, same run, one connection per client):"
     );
     println!();
     println!(
-        "| {:<30} | {:>11} | {:>13} | {:>11} | {:>10} | {:>12} | {:>11} |",
+        "| {:<30} | {:>11} | {:>13} | {:>11} | {:>10} | {:>10} | {:>12} | {:>11} | {:>11} |",
         "case",
         "native echo",
         "native Hashed",
         "HTTP (Rust)",
         "bare tonic",
+        "QUIC ref",
         "native/tonic",
+        "native/QUIC",
         "native/HTTP"
     );
     println!(
-        "|{:-<32}|{:->13}|{:->15}|{:->13}|{:->12}|{:->14}|{:->13}|",
-        "", "", "", "", "", "", ""
+        "|{:-<32}|{:->13}|{:->15}|{:->13}|{:->12}|{:->12}|{:->14}|{:->13}|{:->13}|",
+        "", "", "", "", "", "", "", "", ""
     );
-    for (case, echo, synapse, tonic) in &results.rows {
-        let h = http_of(*case);
-        let pct = if tonic.rps() > 0.0 {
-            format!("{:.1}%", 100.0 * echo.rps() / tonic.rps())
-        } else {
-            "n/a".to_owned()
-        };
+    for row in &results.rows {
+        let h = http_of(row.case);
         let vs_http = match h {
-            Some(h) if h.rps() > 0.0 => format!("{:.1}x", echo.rps() / h.rps()),
+            Some(h) if h.rps() > 0.0 => format!("{:.1}x", row.echo.rps() / h.rps()),
             _ => "n/a".to_owned(),
         };
         println!(
-            "| {:<30} | {:>11.1} | {:>13} | {:>11} | {:>10.1} | {:>12} | {:>11} |",
-            case.label(),
-            echo.rps(),
-            synapse
+            "| {:<30} | {:>11.1} | {:>13} | {:>11} | {:>10.1} | {:>10.1} | {:>12} | {:>11} | {:>11} |",
+            row.case.label(),
+            row.echo.rps(),
+            row.synapse
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |m| format!("{:.1}", m.rps())),
             crate::fmt_rps(h),
-            tonic.rps(),
-            pct,
+            row.tonic.rps(),
+            row.quic.rps(),
+            pct(row.echo.rps(), row.tonic.rps()),
+            pct(row.echo.rps(), row.quic.rps()),
             vs_http
         );
     }
     println!();
     println!(
-        "(HTTP 1 KB = the ~1 KB Hashed synapse; HTTP 1 MiB = TensorEcho, base64 JSON. Native 1 MiB = the Echo tensor route, raw frames.)"
+        "(HTTP 1 KB = the ~1 KB Hashed synapse; HTTP 1 MiB = TensorEcho, base64 JSON. Native 1 MiB = the Echo tensor route, raw frames. \
+         QUIC ref = btlightning-shaped QUIC, one connection, one stream per request, MessagePack binary fields.)"
     );
     println!();
-    let row = |c: NativeCase| results.rows.iter().find(|r| r.0 == c);
-    let kb64 = row(NativeCase::Kb64);
-    let share = kb64.and_then(|(_, e, _, t)| (t.rps() > 0.0).then(|| e.rps() / t.rps()));
-    let kb64_rps = kb64.map(|(_, e, _, _)| e.rps());
-    let mib = row(NativeCase::Mib1).map(|(_, e, _, _)| e.rps());
+    let row = |c: NativeCase| results.rows.iter().find(|r| r.case == c);
+    let share_of = |c: NativeCase, base: fn(&NativeRow) -> &Measured| {
+        row(c).and_then(|r| (base(r).rps() > 0.0).then(|| r.echo.rps() / base(r).rps()))
+    };
+    let share = share_of(NativeCase::Kb64, |r| &r.tonic);
+    let vs_quic_kb64 = share_of(NativeCase::Kb64, |r| &r.quic);
+    let vs_quic_mib = share_of(NativeCase::Mib1, |r| &r.quic);
+    let kb64_rps = row(NativeCase::Kb64).map(|r| r.echo.rps());
+    let mib = row(NativeCase::Mib1).map(|r| r.echo.rps());
+    let show_pct =
+        |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
     println!(
         "| target                                          | value      | goal          | verdict |"
     );
@@ -381,8 +470,18 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
     );
     println!(
         "| native 1 KB @64 vs bare tonic                   | {:>10} | ≥ 80%         | {:<7} |",
-        share.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0)),
+        show_pct(share),
         crate::verdict(share, 0.8)
+    );
+    println!(
+        "| native 1 KB @64 vs QUIC reference               | {:>10} | ≥ 100%        | {:<7} |",
+        show_pct(vs_quic_kb64),
+        crate::verdict(vs_quic_kb64, 1.0)
+    );
+    println!(
+        "| native 1 MiB vs QUIC reference                  | {:>10} | ≥ 100%        | {:<7} |",
+        show_pct(vs_quic_mib),
+        crate::verdict(vs_quic_mib, 1.0)
     );
     println!(
         "| native 1 KB @64, 100k req/s class               | {:>10} | ≥ 100000/s    | {:<7} |",
