@@ -4,6 +4,9 @@
 //! [`WireTensor`]; `+candle` variants go all the way back into a candle tensor.
 //! `memcpy` is `to_vec()` (allocation + copy, as an encoder must allocate) and
 //! `memcpy_prealloc` a `copy_from_slice` into an existing buffer.
+//! `frame_encode_into_decode_view` is the allocation-free frame pair (`frame::encode_into`
+//! into a reused, cleared buffer, then the borrowing `frame::decode_view`), to be read
+//! against `memcpy_prealloc`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use bytes::Bytes;
@@ -47,6 +50,19 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     let f = frame::encode(black_box(t)).unwrap();
                     black_box(frame::decode(f, &limits).unwrap())
+                })
+            },
+        );
+        // the same pair without allocating: a reused buffer, a borrowed decode
+        let mut buf = Vec::with_capacity(frame::header_len(1) + bytes);
+        g.bench_with_input(
+            BenchmarkId::new("frame_encode_into_decode_view", label),
+            &tensor,
+            |b, t| {
+                b.iter(|| {
+                    buf.clear();
+                    frame::encode_into(black_box(t), &mut buf).unwrap();
+                    black_box(frame::decode_view(black_box(&buf), &limits).unwrap());
                 })
             },
         );

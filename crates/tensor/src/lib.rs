@@ -53,7 +53,9 @@
 //! * wire → candle: one copy into a typed `Vec` handed to candle (`Tensor::from_vec`, which
 //!   takes ownership), whatever the alignment of the bytes.
 //! * native frames: [`frame::decode`] slices the input `Bytes`; [`frame::encode_parts`]
-//!   returns header and payload separately for vectored writes.
+//!   returns header and payload separately for vectored writes; [`frame::encode_into`]
+//!   appends to a reused `Vec<u8>`/`BytesMut` and [`frame::decode_view`] borrows the frame,
+//!   so a small tensor costs one copy and no allocation.
 
 pub mod bt;
 pub mod cast;

@@ -81,8 +81,20 @@ impl Limits {
     /// element count.
     pub fn check_shape(&self, shape: &[usize]) -> Result<usize> {
         self.check_rank(shape.len())?;
+        self.check_dims(shape.iter().copied())
+    }
+
+    /// Checks a shape and dtype; returns the byte length of the elements.
+    pub fn check(&self, dtype: Dtype, shape: &[usize]) -> Result<usize> {
+        self.check_rank(shape.len())?;
+        self.check_dims_bytes(dtype, shape.iter().copied())
+    }
+
+    /// The per-dimension and element checks of [`Limits::check_shape`] over dimensions that
+    /// need not be in a slice (the rank is checked by the caller); returns the element count.
+    pub(crate) fn check_dims(&self, dims: impl IntoIterator<Item = usize>) -> Result<usize> {
         let mut n: usize = 1;
-        for &d in shape {
+        for d in dims {
             if d > self.max_elements {
                 return Err(Error::TooLarge {
                     what: "dimension",
@@ -102,9 +114,14 @@ impl Limits {
         Ok(n)
     }
 
-    /// Checks a shape and dtype; returns the byte length of the elements.
-    pub fn check(&self, dtype: Dtype, shape: &[usize]) -> Result<usize> {
-        let n = self.check_shape(shape)?;
+    /// [`Limits::check`] without the rank check: dimensions, elements and bytes; returns the
+    /// byte length of the elements.
+    pub(crate) fn check_dims_bytes(
+        &self,
+        dtype: Dtype,
+        dims: impl IntoIterator<Item = usize>,
+    ) -> Result<usize> {
+        let n = self.check_dims(dims)?;
         let bytes = n.saturating_mul(dtype.size());
         self.check_bytes(bytes)?;
         Ok(bytes)

@@ -1,6 +1,7 @@
 //! [`WireTensor`]: a dtype, a shape and little-endian element bytes, and its candle
 //! conversions.
 
+use crate::frame::FrameBuf;
 use crate::{Dtype, Error, Limits, Result, cast};
 use bytes::Bytes;
 use candle_core::{CpuStorage, Device, Storage, Tensor};
@@ -166,26 +167,35 @@ impl WireTensor {
     /// `I16` and `bool` lands in `U8` with its bytes unchanged.
     pub fn to_candle_on(&self, device: &Device) -> Result<Tensor> {
         self.validate()?;
-        let shape = self.shape.as_slice();
-        let d = &self.data[..];
-        let t = match self.dtype {
-            Dtype::F16 => Tensor::from_vec(collect_le::<half::f16>(d), shape, device)?,
-            Dtype::BF16 => Tensor::from_vec(collect_le::<half::bf16>(d), shape, device)?,
-            Dtype::F32 => Tensor::from_vec(collect_le::<f32>(d), shape, device)?,
-            Dtype::F64 => Tensor::from_vec(collect_le::<f64>(d), shape, device)?,
-            Dtype::U8 | Dtype::Bool => Tensor::from_vec(d.to_vec(), shape, device)?,
-            Dtype::I8 => Tensor::from_vec(
-                d.iter().map(|&b| i16::from(b as i8)).collect::<Vec<i16>>(),
-                shape,
-                device,
-            )?,
-            Dtype::I16 => Tensor::from_vec(collect_le::<i16>(d), shape, device)?,
-            Dtype::I32 => Tensor::from_vec(collect_le::<i32>(d), shape, device)?,
-            Dtype::I64 => Tensor::from_vec(collect_le::<i64>(d), shape, device)?,
-            Dtype::U32 => Tensor::from_vec(collect_le::<u32>(d), shape, device)?,
-        };
-        Ok(t)
+        candle_from_le(self.dtype, &self.shape, &self.data, device)
     }
+}
+
+/// Builds a candle tensor from little-endian element bytes whose length was checked against
+/// `dtype` and `shape` (see [`WireTensor::to_candle_on`]).
+pub(crate) fn candle_from_le(
+    dtype: Dtype,
+    shape: &[usize],
+    d: &[u8],
+    device: &Device,
+) -> Result<Tensor> {
+    let t = match dtype {
+        Dtype::F16 => Tensor::from_vec(collect_le::<half::f16>(d), shape, device)?,
+        Dtype::BF16 => Tensor::from_vec(collect_le::<half::bf16>(d), shape, device)?,
+        Dtype::F32 => Tensor::from_vec(collect_le::<f32>(d), shape, device)?,
+        Dtype::F64 => Tensor::from_vec(collect_le::<f64>(d), shape, device)?,
+        Dtype::U8 | Dtype::Bool => Tensor::from_vec(d.to_vec(), shape, device)?,
+        Dtype::I8 => Tensor::from_vec(
+            d.iter().map(|&b| i16::from(b as i8)).collect::<Vec<i16>>(),
+            shape,
+            device,
+        )?,
+        Dtype::I16 => Tensor::from_vec(collect_le::<i16>(d), shape, device)?,
+        Dtype::I32 => Tensor::from_vec(collect_le::<i32>(d), shape, device)?,
+        Dtype::I64 => Tensor::from_vec(collect_le::<i64>(d), shape, device)?,
+        Dtype::U32 => Tensor::from_vec(collect_le::<u32>(d), shape, device)?,
+    };
+    Ok(t)
 }
 
 /// Copies little-endian bytes into a typed, aligned vector (one copy).
@@ -208,21 +218,24 @@ fn swap_elements(bytes: &mut [u8], size: usize) {
 }
 
 /// Appends the little-endian bytes of a typed slice (a plain memcpy on little-endian hosts).
-fn extend_le<T: bytemuck::Pod>(out: &mut Vec<u8>, s: &[T]) {
+fn extend_le<T: bytemuck::Pod, B: FrameBuf + ?Sized>(out: &mut B, s: &[T]) {
     let bytes: &[u8] = bytemuck::cast_slice(s);
     #[cfg(target_endian = "little")]
-    out.extend_from_slice(bytes);
+    out.append(bytes);
     #[cfg(target_endian = "big")]
     {
-        let start = out.len();
-        out.extend_from_slice(bytes);
-        swap_elements(&mut out[start..], std::mem::size_of::<T>());
+        let start = out.filled_len();
+        out.append(bytes);
+        swap_elements(&mut out.filled_mut()[start..], std::mem::size_of::<T>());
     }
 }
 
 /// Appends the C-order little-endian element bytes of `tensor` to `out`, copying directly
 /// from candle's CPU storage when the layout is contiguous.
-pub(crate) fn append_candle_bytes(tensor: &Tensor, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn append_candle_bytes<B: FrameBuf + ?Sized>(
+    tensor: &Tensor,
+    out: &mut B,
+) -> Result<()> {
     if !tensor.device().is_cpu() {
         let cpu = tensor.to_device(&Device::Cpu)?;
         return append_candle_bytes(&cpu, out);
@@ -244,7 +257,7 @@ pub(crate) fn append_candle_bytes(tensor: &Tensor, out: &mut Vec<u8>) -> Result<
     ))
 }
 
-fn append_contiguous(tensor: &Tensor, out: &mut Vec<u8>) -> Result<bool> {
+fn append_contiguous<B: FrameBuf + ?Sized>(tensor: &Tensor, out: &mut B) -> Result<bool> {
     let (storage, layout) = tensor.storage_and_layout();
     let Some((start, end)) = layout.contiguous_offsets() else {
         return Ok(false);

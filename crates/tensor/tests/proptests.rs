@@ -80,6 +80,21 @@ proptest! {
         if t.dtype.is_native_in_candle() {
             prop_assert_eq!(&frame::encode(&c).unwrap()[..], &f[..]);
         }
+        // appending forms: same bytes after whatever the buffer held
+        let mut buf = b"head".to_vec();
+        frame::encode_wire_into(&t, &mut buf).unwrap();
+        prop_assert_eq!(&buf[4..], &f[..]);
+        buf.truncate(4);
+        frame::encode_into(&c, &mut buf).unwrap();
+        prop_assert_eq!(&buf[4..], &frame::encode(&c).unwrap()[..]);
+        // borrowed decode: same tensor, data in place
+        let v = frame::decode_view(&f, &Limits::default()).unwrap();
+        prop_assert_eq!(v.dtype(), t.dtype);
+        prop_assert_eq!(v.shape(), &t.shape[..]);
+        prop_assert_eq!(v.data(), &t.data[..]);
+        prop_assert_eq!(v.data().as_ptr(), f[f.len() - t.data.len()..].as_ptr());
+        prop_assert_eq!(v.to_wire(), t);
+        prop_assert_eq!(v.to_candle().unwrap().to_string(), c.to_string());
     }
 
     #[test]
@@ -141,7 +156,7 @@ proptest! {
             buf[..5].copy_from_slice(b"NTSR\x01");
             buf[7] = 0;
         }
-        let _ = frame::decode(Bytes::from(buf.clone()), &small_limits());
+        same_frame_decode(&buf, &small_limits())?;
         let _ = frame::frame_len(&buf, &small_limits());
     }
 
@@ -150,8 +165,13 @@ proptest! {
         let mut f = frame::encode_wire(&t).unwrap().to_vec();
         let n = cut.index(f.len());
         prop_assert!(frame::decode(Bytes::copy_from_slice(&f[..n]), &small_limits()).is_err());
+        prop_assert!(frame::decode_view(&f[..n], &small_limits()).is_err());
         let i = i.index(f.len());
         f[i] = v;
+        same_frame_decode(&f, &small_limits())?;
+        if let Ok(w) = frame::decode_view(&f, &small_limits()) {
+            let _ = w.to_candle();
+        }
         if let Ok(w) = frame::decode(Bytes::from(f), &small_limits()) {
             let _ = w.to_candle();
         }
@@ -192,6 +212,18 @@ proptest! {
             let _ = legacy::decode(&m, &small_limits());
         }
     }
+}
+
+/// `frame::decode` and `frame::decode_view` give the same tensor or the same error.
+fn same_frame_decode(buf: &[u8], limits: &Limits) -> Result<(), TestCaseError> {
+    let owned = frame::decode(Bytes::copy_from_slice(buf), limits);
+    let view = frame::decode_view(buf, limits);
+    match (owned, view) {
+        (Ok(w), Ok(v)) => prop_assert_eq!(v.to_wire(), w),
+        (Err(a), Err(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
+        (a, b) => prop_assert!(false, "decode {:?} but decode_view {:?}", a, b),
+    }
+    Ok(())
 }
 
 trait NanCheck {
