@@ -1,15 +1,24 @@
 //! [`Neuron`]: one wallet hotkey, an axon speaking every dialect on one port, a dendrite
 //! for each dialect, gossip discovery and metrics, wired together.
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::{path::Path, time::Duration};
+//! # use neuron::examples::{Dummy, dummy};
+//! # use neuron::{Neuron, NeuronConfig};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = NeuronConfig::load(Some(Path::new("neuron.toml")))?;
 //! let mut builder = Neuron::from_config(config)?;
 //! builder.axon().attach::<Dummy, _, _>(|_caller, s| async move { Ok(dummy(s)) });
 //! let neuron = builder.start().await?;
-//! for peer in neuron.peers() {
-//!     let reply = neuron.call(&peer.axon, Dummy { dummy_input: 2, dummy_output: None }, None).await;
+//! for peer in neuron.peers(16) {
+//!     let reply = neuron
+//!         .call(&peer.axon, Dummy { dummy_input: 2, dummy_output: None }, None)
+//!         .await;
+//!     println!("{}: {:?}", peer.axon.hotkey, reply.fields().dummy_output);
 //! }
 //! neuron.shutdown(Duration::from_secs(5)).await;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! On its one port the neuron serves the HTTP synapse dialect (the Python SDK's), the native

@@ -2,10 +2,18 @@
 //! calls authenticated **once per connection** by a mutual sr25519 handshake, then served
 //! by the same route table, hooks, priority queue and limits as the HTTP dialect.
 //!
-//! ```ignore
+//! ```no_run
+//! # use neuron_axon::{Axon, Config, native};
+//! # use neuron_wallet::Keypair;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let keypair = Keypair::from_uri("//Alice")?;
+//! let axon = Axon::new(keypair.clone(), Config::new());
 //! let native = native::Service::new(&axon, keypair, native::Config::default())?;
 //! let router = neuron_transport::grpc::add_service(axon.router(), native.into_tonic());
 //! let running = axon.serve_router(router).await?;
+//! # let _ = running;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! * `Handshake`: the client signs `hello` (its hotkey, this axon's hotkey, a timestamp, a
