@@ -205,10 +205,20 @@ impl Dtype {
 
     /// Inverse of [`Dtype::code`].
     pub fn from_code(code: u8) -> Result<Dtype, Error> {
-        Dtype::ALL
-            .into_iter()
-            .find(|d| d.code() == code)
-            .ok_or_else(|| Error::UnknownDtype(format!("frame dtype code {code}")))
+        Ok(match code {
+            1 => Dtype::F16,
+            2 => Dtype::BF16,
+            3 => Dtype::F32,
+            4 => Dtype::F64,
+            5 => Dtype::U8,
+            6 => Dtype::I8,
+            7 => Dtype::I16,
+            8 => Dtype::I32,
+            9 => Dtype::I64,
+            10 => Dtype::Bool,
+            11 => Dtype::U32,
+            _ => return Err(Error::UnknownDtype(format!("frame dtype code {code}"))),
+        })
     }
 
     /// The candle dtype that holds values of this wire dtype: identical where candle has
@@ -234,6 +244,7 @@ impl Dtype {
 
     /// The wire dtype of a candle dtype (`U8` → `U8`, never `Bool`). candle's 8/6/4-bit
     /// float formats have no wire representation and are refused.
+    #[inline]
     pub fn from_candle(dtype: DType) -> Result<Dtype, Error> {
         Ok(match dtype {
             DType::F16 => Dtype::F16,
@@ -293,5 +304,11 @@ mod tests {
         assert_eq!(Dtype::from_numpy_name("torch.float").ok(), Some(Dtype::F32));
         assert!(Dtype::from_numpy_name("np.float32").is_err());
         assert!(Dtype::from_code(0).is_err());
+        for c in 0..=u8::MAX {
+            match Dtype::from_code(c) {
+                Ok(d) => assert_eq!(d.code(), c),
+                Err(_) => assert!(Dtype::ALL.iter().all(|d| d.code() != c), "code {c}"),
+            }
+        }
     }
 }

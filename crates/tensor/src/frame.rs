@@ -114,12 +114,15 @@ pub(crate) mod sealed {
     }
 
     impl Sink for Vec<u8> {
+        #[inline]
         fn filled_len(&self) -> usize {
             self.len()
         }
+        #[inline]
         fn try_reserve_more(&mut self, additional: usize) -> bool {
             self.try_reserve(additional).is_ok()
         }
+        #[inline]
         fn append(&mut self, bytes: &[u8]) {
             self.extend_from_slice(bytes);
         }
@@ -133,9 +136,11 @@ pub(crate) mod sealed {
     }
 
     impl Sink for BytesMut {
+        #[inline]
         fn filled_len(&self) -> usize {
             self.len()
         }
+        #[inline]
         fn try_reserve_more(&mut self, additional: usize) -> bool {
             // `BytesMut::reserve` panics past `isize::MAX` bytes (as `Vec` would); refuse
             // that here instead.
@@ -147,6 +152,7 @@ pub(crate) mod sealed {
                 _ => false,
             }
         }
+        #[inline]
         fn append(&mut self, bytes: &[u8]) {
             self.extend_from_slice(bytes);
         }
@@ -181,6 +187,7 @@ fn frame_size(dtype: Dtype, shape: &[usize]) -> Result<usize> {
 }
 
 /// Makes room for `additional` bytes in `out`.
+#[inline]
 fn reserve<B: FrameBuf>(out: &mut B, additional: usize) -> Result<()> {
     if out.try_reserve_more(additional) {
         Ok(())
@@ -210,6 +217,7 @@ pub fn encode_header_into<B: FrameBuf>(dtype: Dtype, shape: &[usize], out: &mut 
 }
 
 /// Writes the header; the caller has checked the rank (and may have reserved room).
+#[inline]
 fn write_header<B: FrameBuf>(out: &mut B, dtype: Dtype, rank: u8, shape: &[usize]) {
     out.append(&[
         MAGIC[0],
@@ -245,6 +253,18 @@ pub fn encode_into<B: FrameBuf>(tensor: &Tensor, out: &mut B) -> Result<()> {
     let dtype = Dtype::from_candle(tensor.dtype())?;
     let shape = tensor.dims();
     let rank = rank_byte(shape)?;
+    // Fast path, the common case: a contiguous CPU tensor on a little-endian host, whose
+    // storage bytes are the frame's data (their length is numel × itemsize by
+    // construction). One reservation, the header, one copy.
+    #[cfg(target_endian = "little")]
+    if let Some(done) = wire::with_storage_bytes(tensor, |data| {
+        reserve(out, header_len(shape.len()).saturating_add(data.len()))?;
+        write_header(out, dtype, rank, shape);
+        out.append(data);
+        Ok(())
+    }) {
+        return done;
+    }
     let size = frame_size(dtype, shape)?;
     reserve(out, size)?;
     let start = out.filled_len();
@@ -311,6 +331,7 @@ pub struct Dims<'a> {
 }
 
 /// One little-endian u64 dimension as `usize` (the header parser checked that it fits).
+#[inline]
 fn read_dim(bytes: &[u8]) -> usize {
     bytes.first_chunk::<8>().map_or(usize::MAX, |b| {
         usize::try_from(u64::from_le_bytes(*b)).unwrap_or(usize::MAX)
@@ -503,6 +524,8 @@ struct Header<'a> {
 }
 
 /// The one header parser behind every decoder: `Ok(None)` means "need more bytes".
+// Inlined into each decoder so that the parsed header stays in registers.
+#[inline(always)]
 fn parse_header<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Header<'a>>> {
     let Some(fixed) = buf.first_chunk::<FIXED_HEADER_LEN>() else {
         return Ok(None);
@@ -539,7 +562,7 @@ fn parse_header<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Header<'a>>
     let dims = Dims { raw };
     let data_len = limits.check_dims_bytes(dtype, dims.iter())?;
     // Only reachable with limits near `usize::MAX`, where the byte count saturates.
-    let frame_len = len.checked_add(data_len).ok_or(Error::TooLarge {
+    let frame_len = len.checked_add(data_len).ok_or_else(|| Error::TooLarge {
         what: "frame bytes",
         limit: usize::MAX,
         actual: usize::MAX,

@@ -92,6 +92,9 @@ impl Limits {
 
     /// The per-dimension and element checks of [`Limits::check_shape`] over dimensions that
     /// need not be in a slice (the rank is checked by the caller); returns the element count.
+    /// Always inlined: the frame header parser runs it over the header bytes in place, and a
+    /// call would cost a noticeable share of decoding a small frame.
+    #[inline(always)]
     pub(crate) fn check_dims(&self, dims: impl IntoIterator<Item = usize>) -> Result<usize> {
         let mut n: usize = 1;
         for d in dims {
@@ -116,6 +119,7 @@ impl Limits {
 
     /// [`Limits::check`] without the rank check: dimensions, elements and bytes; returns the
     /// byte length of the elements.
+    #[inline(always)]
     pub(crate) fn check_dims_bytes(
         &self,
         dtype: Dtype,

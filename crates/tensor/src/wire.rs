@@ -230,6 +230,33 @@ fn extend_le<T: bytemuck::Pod, B: FrameBuf + ?Sized>(out: &mut B, s: &[T]) {
     }
 }
 
+/// Calls `f` with the element bytes of a contiguous CPU tensor, borrowed from candle's
+/// storage under its lock. On a little-endian host these are the wire bytes. `None` (and
+/// `f` not called) when the tensor is on another device, not contiguous, or of a dtype the
+/// wire lacks: [`append_candle_bytes`] handles those.
+#[cfg(target_endian = "little")]
+#[inline]
+pub(crate) fn with_storage_bytes<R>(tensor: &Tensor, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    let (storage, layout) = tensor.storage_and_layout();
+    let (start, end) = layout.contiguous_offsets()?;
+    let Storage::Cpu(cpu) = &*storage else {
+        return None;
+    };
+    let bytes: &[u8] = match cpu {
+        CpuStorage::U8(v) => v.get(start..end)?,
+        CpuStorage::U32(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::I16(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::I32(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::I64(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::BF16(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::F16(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::F32(v) => bytemuck::cast_slice(v.get(start..end)?),
+        CpuStorage::F64(v) => bytemuck::cast_slice(v.get(start..end)?),
+        _ => return None,
+    };
+    Some(f(bytes))
+}
+
 /// Appends the C-order little-endian element bytes of `tensor` to `out`, copying directly
 /// from candle's CPU storage when the layout is contiguous.
 pub(crate) fn append_candle_bytes<B: FrameBuf + ?Sized>(
