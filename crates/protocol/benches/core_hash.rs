@@ -1,4 +1,5 @@
-//! Body hash of the `Hashed` example (wire-modern §4.2) and of a 1 MiB tensor field.
+//! Body hash of the `Hashed` example (wire-modern §4.2) and of a 1 MiB tensor field, beside
+//! SHA3-256 of the same text alone.
 
 #[path = "../tests/core_common/mod.rs"]
 mod core_common;
@@ -25,6 +26,14 @@ fn hash(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(1_398_104));
     group.sample_size(20);
     group.bench_function("tensor_1mib", |b| b.iter(|| black_box(&big).body_hash()));
+    // The floor: SHA3-256 of the same base64 text alone, without rendering Python `str()`.
+    let text = "A".repeat(1_398_104);
+    group.bench_function("sha3_only_1mib", |b| {
+        b.iter(|| {
+            use sha3::Digest;
+            black_box(sha3::Sha3_256::digest(black_box(text.as_bytes())))
+        })
+    });
     group.finish();
 }
 

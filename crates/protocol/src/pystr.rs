@@ -289,7 +289,21 @@ fn write_str_repr<W: Sink>(out: &mut W, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        // Skip whole blocks that need no escaping (printable ASCII, no backslash, not the
+        // quote): the common case for long texts such as base64 tensor buffers. The test
+        // over a block has no early exit, so the compiler vectorizes it.
+        while let Some(block) = bytes.get(i..i + 32) {
+            let special = block.iter().fold(false, |acc, &b| {
+                acc | !(0x20..0x7f).contains(&b) | (b == quote) | (b == b'\\')
+            });
+            if special {
+                break;
+            }
+            i += 32;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         if b < 0x80 {
             if b == quote || b == b'\\' || !(0x20..0x7f).contains(&b) {
                 put(out, &s[start..i]);

@@ -147,6 +147,21 @@ impl Rng {
         let len = self.below(12);
         (0..len).map(|_| self.char()).collect()
     }
+
+    /// Up to 200 characters, mostly printable ASCII with a few of [`Rng::char`]'s: covers
+    /// the renderer's block-skipping fast path and specials at every block offset.
+    fn long_string(&mut self) -> String {
+        let len = self.below(200);
+        (0..len)
+            .map(|_| {
+                if self.below(16) == 0 {
+                    self.char()
+                } else {
+                    char::from(b' ' + self.below(95) as u8)
+                }
+            })
+            .collect()
+    }
 }
 
 fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
@@ -176,7 +191,8 @@ fn live_cpython_agrees_on_random_inputs() {
     };
     let mut rng = Rng(0x5eed);
     let floats: Vec<f64> = (0..4000).map(|_| rng.float()).collect();
-    let strings: Vec<String> = (0..1500).map(|_| rng.string()).collect();
+    let mut strings: Vec<String> = (0..1500).map(|_| rng.string()).collect();
+    strings.extend((0..500).map(|_| rng.long_string()));
     let values: Vec<Value> = (0..300)
         .map(|i| match i % 3 {
             0 => json!([
