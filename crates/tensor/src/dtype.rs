@@ -204,6 +204,7 @@ impl Dtype {
     }
 
     /// Inverse of [`Dtype::code`].
+    #[inline]
     pub fn from_code(code: u8) -> Result<Dtype, Error> {
         Ok(match code {
             1 => Dtype::F16,
@@ -217,7 +218,7 @@ impl Dtype {
             9 => Dtype::I64,
             10 => Dtype::Bool,
             11 => Dtype::U32,
-            _ => return Err(Error::UnknownDtype(format!("frame dtype code {code}"))),
+            _ => return Err(unknown_code(code)),
         })
     }
 
@@ -264,6 +265,13 @@ impl Dtype {
             }
         })
     }
+}
+
+/// The error of an unknown frame dtype code, out of the frame decoders' fast path.
+#[cold]
+#[inline(never)]
+fn unknown_code(code: u8) -> Error {
+    Error::UnknownDtype(format!("frame dtype code {code}"))
 }
 
 impl std::fmt::Display for Dtype {

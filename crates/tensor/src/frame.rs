@@ -513,6 +513,27 @@ impl std::fmt::Debug for FrameView<'_> {
     }
 }
 
+/// A malformed header, turned into an [`Error::BadFrame`] message by [`bad_frame`].
+enum BadFrame {
+    Magic,
+    Version(u8),
+    Flags(u8),
+    Truncated(usize),
+}
+
+/// Builds the error of a malformed header. Kept out of line (and marked cold) so that the
+/// message formatting does not weigh on the decoders' fast path.
+#[cold]
+#[inline(never)]
+fn bad_frame(what: BadFrame) -> Error {
+    Error::BadFrame(match what {
+        BadFrame::Magic => "bad magic".into(),
+        BadFrame::Version(v) => format!("unsupported version {v}"),
+        BadFrame::Flags(f) => format!("reserved flags {f:#04x}"),
+        BadFrame::Truncated(n) => format!("truncated header ({n} bytes)"),
+    })
+}
+
 /// Parsed header: dtype, dims (borrowed), header length and data length.
 struct Header<'a> {
     dtype: Dtype,
@@ -531,15 +552,15 @@ fn parse_header<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Header<'a>>
         return Ok(None);
     };
     if fixed[0..4] != MAGIC {
-        return Err(Error::BadFrame("bad magic".into()));
+        return Err(bad_frame(BadFrame::Magic));
     }
     if fixed[4] != VERSION {
-        return Err(Error::BadFrame(format!("unsupported version {}", fixed[4])));
+        return Err(bad_frame(BadFrame::Version(fixed[4])));
     }
     let dtype = Dtype::from_code(fixed[5])?;
     let rank = usize::from(fixed[6]);
     if fixed[7] != 0 {
-        return Err(Error::BadFrame(format!("reserved flags {:#04x}", fixed[7])));
+        return Err(bad_frame(BadFrame::Flags(fixed[7])));
     }
     limits.check_rank(rank)?;
     let len = header_len(rank);
@@ -588,9 +609,9 @@ pub fn frame_len(prefix: &[u8], limits: &Limits) -> Result<Option<usize>> {
 /// `buf` must be exactly one frame (as for [`decode`]; use [`frame_len`] to find the end of
 /// a frame in a stream). The checks, and the error for each malformed or oversized frame,
 /// are those of [`decode`].
+#[inline]
 pub fn decode_view<'a>(buf: &'a [u8], limits: &Limits) -> Result<FrameView<'a>> {
-    let h = parse_header(buf, limits)?
-        .ok_or_else(|| Error::BadFrame(format!("truncated header ({} bytes)", buf.len())))?;
+    let h = parse_header(buf, limits)?.ok_or_else(|| bad_frame(BadFrame::Truncated(buf.len())))?;
     if buf.len() != h.frame_len {
         return Err(Error::ShapeMismatch {
             context: "frame bytes vs header + shape × itemsize",
@@ -624,7 +645,7 @@ pub fn decode(buf: Bytes, limits: &Limits) -> Result<WireTensor> {
 /// copied; the tensor's data is `data` itself.
 pub fn decode_parts(header: &[u8], data: Bytes, limits: &Limits) -> Result<WireTensor> {
     let h = parse_header(header, limits)?
-        .ok_or_else(|| Error::BadFrame(format!("truncated header ({} bytes)", header.len())))?;
+        .ok_or_else(|| bad_frame(BadFrame::Truncated(header.len())))?;
     if header.len() != h.len {
         return Err(Error::BadFrame(format!(
             "header of {} bytes for rank {} (expected {})",
