@@ -101,7 +101,19 @@ impl Native for BareEcho {
             process_time: 0.0,
             body: call.body,
             tensors: call.tensors,
+            call_id: call.call_id,
         }))
+    }
+
+    type PipeStream = tonic::codegen::tokio_stream::Empty<Result<CallResponse, tonic::Status>>;
+
+    async fn pipe(
+        &self,
+        _request: tonic::Request<tonic::Streaming<CallRequest>>,
+    ) -> Result<tonic::Response<Self::PipeStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented(
+            "bare echo serves unary calls only",
+        ))
     }
 }
 
@@ -372,6 +384,7 @@ async fn bare_case(case: NativeCase, client: &NativeClient<Channel>, d: Duration
                 timeout: 0.0,
                 body: body.clone(),
                 tensors: tensors.clone(),
+                call_id: 0,
             };
             match client.call(request).await {
                 Ok(r) => {

@@ -132,6 +132,7 @@ fn dummy_call(session: &Bytes, input: i64) -> CallRequest {
         timeout: 5.0,
         body: Bytes::from(body),
         tensors: Vec::new(),
+        call_id: 0,
     }
 }
 
@@ -149,6 +150,7 @@ fn tensor_call(session: &Bytes, route: &str, tensors: Vec<Tensor>) -> CallReques
         timeout: 5.0,
         body: Bytes::from_static(b"{\"k\":1}"),
         tensors,
+        call_id: 0,
     }
 }
 

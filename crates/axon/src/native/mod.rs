@@ -28,6 +28,11 @@
 //!   the call runs the shared pipeline (verify hook → blacklist → decode → priority queue →
 //!   handler within the deadline) as the session's hotkey; outcomes are HTTP-style status
 //!   codes in the [`proto::CallResponse`].
+//! * `Pipe`: one bidirectional stream carrying many calls of one session, each tagged with a
+//!   `call_id` and answered as it finishes. The session is checked once when the pipe opens;
+//!   each call then runs the same pipeline as `Call`. Bounded per pipe
+//!   ([`Config::max_pipe_calls`], [`Config::pipe_reply_buffer`]); see [`Service::close_pipes`]
+//!   for shutdown.
 //! * Tensor routes ([`Service::with_tensor_route`], [`Service::with_blocking_tensor_route`])
 //!   take no JSON: their handlers receive the call's tensors as raw frames sliced from the
 //!   received message ([`TensorCall`]) and answer frames ([`TensorReply`]).
@@ -35,9 +40,11 @@
 //! The exact bytes and the threat model are in `docs/PROTOCOL.md`, "Native dialect".
 
 mod handshake;
+mod pipe;
 mod pipeline;
 mod tensor;
 pub use neuron_transport::native_grpc as proto;
+pub use pipe::Replies;
 pub use tensor::{TensorCall, TensorReply};
 
 use std::collections::BTreeMap;
@@ -89,6 +96,14 @@ pub struct Config {
     /// A connection that sent a native request must complete a handshake (or use a valid
     /// session) within this time of that request, or the listener closes it.
     pub connection_auth_deadline: Duration,
+    /// Most calls in flight on one pipe (read, not yet answered); while full, the axon
+    /// stops reading the pipe, so HTTP/2 flow control holds the client back.
+    pub max_pipe_calls: usize,
+    /// Most finished answers queued for sending on one pipe.
+    pub pipe_reply_buffer: usize,
+    /// Whether `Pipe` is served; `false` answers it `UNIMPLEMENTED`, as an axon that
+    /// predates it would (clients then use unary `Call`).
+    pub serve_pipe: bool,
 }
 
 impl Default for Config {
@@ -102,6 +117,9 @@ impl Default for Config {
             max_tensors: 64,
             max_message_bytes: 16 * 1024 * 1024,
             connection_auth_deadline: Duration::from_secs(10),
+            max_pipe_calls: 256,
+            pipe_reply_buffer: 64,
+            serve_pipe: true,
         }
     }
 }
@@ -133,6 +151,8 @@ struct Inner {
     tensor_routes: BTreeMap<&'static str, TensorHandler>,
     tables: Mutex<Tables>,
     config: Config,
+    /// Set by [`Service::close_pipes`]: pipes stop taking calls.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The native gRPC service of one axon; see the [module docs](self).
@@ -173,6 +193,7 @@ impl Service {
                     config.max_sessions_per_hotkey,
                 )),
                 config,
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -220,6 +241,14 @@ impl Service {
         NativeServer::new(self)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit)
+    }
+
+    /// Ends every pipe gracefully and refuses new ones (`UNAVAILABLE`): each open pipe stops
+    /// reading calls, answers the calls it already runs, then closes. A pipe is a stream
+    /// that never ends by itself, so call this before `Running::shutdown`, which waits for
+    /// open streams. Unary calls are not affected.
+    pub fn close_pipes(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// Sessions currently stored (live or awaiting purge).
@@ -376,87 +405,142 @@ impl Native for Service {
         let inner = &self.inner;
         let peer = peer_of(&request);
         let auth = connection_auth(&request, &inner.config);
-        let from_metadata = request
-            .metadata()
-            .get(SESSION_METADATA)
-            .and_then(|v| v.to_str().ok())
-            .and_then(unhex);
+        let from_metadata = metadata_session(&request);
         let call = request.into_inner();
-        let id: Option<[u8; NONCE_LEN]> = if call.session_id.is_empty() {
-            from_metadata
-        } else {
-            call.session_id.as_ref().try_into().ok()
-        };
-        let Some(session) = id.and_then(|id| inner.tables().session(&id, start)) else {
-            Counters::bump(&inner.shared.counters.unauthorized);
-            let why = if call.session_id.is_empty() && id.is_none() {
-                "no session: handshake first"
-            } else {
-                "unknown or expired session"
-            };
-            return Err(Status::unauthenticated(why));
-        };
+        let session = inner.check_session(from_metadata, &call.session_id, start)?;
         if let Some(auth) = auth {
             auth.authenticate();
         }
-        Counters::bump(&inner.shared.counters.requests);
-        let caller = Caller {
-            hotkey: session.hotkey,
-            uuid: session.uuid,
-            nonce: session.timestamp_ns,
+        let caller = session.caller(peer);
+        Ok(Response::new(
+            dispatch(self.inner.clone(), caller, call, start).await,
+        ))
+    }
+
+    type PipeStream = pipe::Replies;
+
+    async fn pipe(
+        &self,
+        request: Request<tonic::Streaming<CallRequest>>,
+    ) -> Result<Response<Self::PipeStream>, Status> {
+        if !self.inner.config.serve_pipe {
+            return Err(Status::unimplemented("this axon serves no pipe"));
+        }
+        pipe::open(self.inner.clone(), request).await
+    }
+}
+
+impl Inner {
+    /// The live session named by the call (its `session_id`, else the metadata); gRPC
+    /// `UNAUTHENTICATED` otherwise.
+    fn check_session(
+        &self,
+        from_metadata: Option<[u8; NONCE_LEN]>,
+        in_message: &Bytes,
+        now: Instant,
+    ) -> Result<Session, Status> {
+        let id: Option<[u8; NONCE_LEN]> = if in_message.is_empty() {
+            from_metadata
+        } else {
+            in_message.as_ref().try_into().ok()
+        };
+        match id.and_then(|id| self.tables().session(&id, now)) {
+            Some(session) => Ok(session),
+            None => {
+                Counters::bump(&self.shared.counters.unauthorized);
+                let why = if in_message.is_empty() && id.is_none() {
+                    "no session: handshake first"
+                } else {
+                    "unknown or expired session"
+                };
+                Err(Status::unauthenticated(why))
+            }
+        }
+    }
+}
+
+impl Session {
+    /// The caller every call of this session is attributed to.
+    fn caller(&self, peer: SocketAddr) -> Caller {
+        Caller {
+            hotkey: self.hotkey.clone(),
+            uuid: self.uuid.clone(),
+            nonce: self.timestamp_ns,
             version: None,
             peer,
-        };
-        let timeout = (call.timeout > 0.0).then_some(call.timeout);
-        if let Some(handler) = inner.tensor_routes.get(call.synapse.as_str()) {
-            let limits = neuron_tensor::Limits::default();
-            let tensors =
-                match tensor::decode_frames(call.tensors, inner.config.max_tensors, &limits) {
-                    Ok(t) => t,
-                    Err(message) => {
-                        Counters::bump(&inner.shared.counters.bad_requests);
-                        return Ok(Response::new(pipeline::error(
-                            start,
-                            status::BAD_REQUEST,
-                            message,
-                        )));
-                    }
-                };
-            let call = TensorCall {
-                body: call.body,
-                tensors,
-            };
-            let reply = tensor::run(
-                inner.shared.clone(),
-                handler.clone(),
-                caller,
-                timeout,
-                call,
-                start,
-            )
-            .await;
-            return Ok(Response::new(reply));
         }
-        let Some(route) = inner.routes.get(call.synapse.as_str()) else {
-            return Ok(Response::new(pipeline::error(
-                start,
-                status::NOT_FOUND,
-                "Synapse not found",
-            )));
-        };
-        if !call.tensors.is_empty() {
-            // Synapse routes carry their tensors in the JSON body; frames are for tensor
-            // routes only.
-            Counters::bump(&inner.shared.counters.bad_requests);
-            return Ok(Response::new(pipeline::error(
-                start,
-                status::BAD_REQUEST,
-                "Bad Request: tensor frames are only accepted by tensor routes",
-            )));
-        }
-        let reply = route
-            .call(inner.shared.clone(), caller, timeout, call.body, start)
-            .await;
-        Ok(Response::new(reply))
     }
+}
+
+/// The session id carried in the `x-neuron-session` metadata, if any.
+fn metadata_session<T>(request: &Request<T>) -> Option<[u8; NONCE_LEN]> {
+    request
+        .metadata()
+        .get(SESSION_METADATA)
+        .and_then(|v| v.to_str().ok())
+        .and_then(unhex)
+}
+
+/// Runs one authenticated call (from `Call` or a pipe) through the shared per-call
+/// pipeline: tensor route, or synapse route (verify hook, blacklist, decode, priority queue,
+/// handler within the deadline). The reply carries the request's `call_id`.
+async fn dispatch(
+    inner: Arc<Inner>,
+    caller: Caller,
+    call: CallRequest,
+    start: Instant,
+) -> CallResponse {
+    let call_id = call.call_id;
+    let mut reply = route_call(&inner, caller, call, start).await;
+    reply.call_id = call_id;
+    reply
+}
+
+async fn route_call(
+    inner: &Inner,
+    caller: Caller,
+    call: CallRequest,
+    start: Instant,
+) -> CallResponse {
+    Counters::bump(&inner.shared.counters.requests);
+    let timeout = (call.timeout > 0.0).then_some(call.timeout);
+    if let Some(handler) = inner.tensor_routes.get(call.synapse.as_str()) {
+        let limits = neuron_tensor::Limits::default();
+        let tensors = match tensor::decode_frames(call.tensors, inner.config.max_tensors, &limits) {
+            Ok(t) => t,
+            Err(message) => {
+                Counters::bump(&inner.shared.counters.bad_requests);
+                return pipeline::error(start, status::BAD_REQUEST, message);
+            }
+        };
+        let call = TensorCall {
+            body: call.body,
+            tensors,
+        };
+        return tensor::run(
+            inner.shared.clone(),
+            handler.clone(),
+            caller,
+            timeout,
+            call,
+            start,
+        )
+        .await;
+    }
+    let Some(route) = inner.routes.get(call.synapse.as_str()) else {
+        return pipeline::error(start, status::NOT_FOUND, "Synapse not found");
+    };
+    if !call.tensors.is_empty() {
+        // Synapse routes carry their tensors in the JSON body; frames are for tensor
+        // routes only.
+        Counters::bump(&inner.shared.counters.bad_requests);
+        return pipeline::error(
+            start,
+            status::BAD_REQUEST,
+            "Bad Request: tensor frames are only accepted by tensor routes",
+        );
+    }
+    route
+        .call(inner.shared.clone(), caller, timeout, call.body, start)
+        .await
 }

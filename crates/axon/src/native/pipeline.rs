@@ -60,6 +60,7 @@ pub(crate) fn error(start: Instant, code: u16, message: impl Into<String>) -> Ca
         process_time: start.elapsed().as_secs_f64(),
         body: Bytes::new(),
         tensors: Vec::new(),
+        call_id: 0,
     }
 }
 
@@ -203,6 +204,7 @@ async fn run<T: Synapse>(
                 process_time,
                 body: Bytes::from(body),
                 tensors: Vec::new(),
+                call_id: 0,
             }
         }
         Err(e) => internal(start, &e.to_string()),

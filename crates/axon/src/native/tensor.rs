@@ -173,6 +173,7 @@ pub(crate) async fn run(
                 process_time: start.elapsed().as_secs_f64(),
                 body: reply.body,
                 tensors,
+                call_id: 0,
             }
         }
         Err(detail) => super::pipeline::internal(start, &detail),

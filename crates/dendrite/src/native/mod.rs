@@ -8,10 +8,17 @@
 //! `"native"`, the HTTP dialect otherwise. [`NativeDendrite::call_tensors`] calls an axon's
 //! tensor route, sending and receiving tensors as raw frames (no JSON, no base64).
 //!
+//! Calls to an axon with a session go, by default ([`Config::pipeline`]), over one `Pipe`
+//! per session: a long-lived bidirectional stream on that channel carrying many calls, each
+//! tagged with a `call_id` and answered in any order. An axon that answers `Pipe` with
+//! `UNIMPLEMENTED` is called with unary `Call`s for the rest of that session.
+//!
 //! The per-call path takes no async lock: the live session is read under a short
 //! `std::sync::Mutex`; only a (re)handshake serializes the calls that need it.
 
 pub use neuron_transport::native_grpc as proto;
+
+mod pipe;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +42,9 @@ use proto::{CallRequest, CallResponse, HandshakeRequest, HandshakeResponse, Tens
 /// The protocol name an axon lists in [`AxonInfo::protocols`] to be called natively.
 pub const PROTOCOL: &str = "native";
 
+/// The metadata key that carries the session id (lowercase hex) on a pipe.
+pub const SESSION_METADATA: &str = "x-neuron-session";
+
 /// Settings of the native client.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -44,6 +54,11 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Sessions are renewed this long before the axon's announced expiry.
     pub renew_margin: Duration,
+    /// Send calls over one pipelined stream per session (`Pipe`) instead of one unary
+    /// `Call` each.
+    pub pipeline: bool,
+    /// Most calls awaiting their answer on one pipe; further calls wait for a slot.
+    pub max_pipe_calls: usize,
 }
 
 impl Default for Config {
@@ -52,6 +67,8 @@ impl Default for Config {
             max_axons: 1024,
             max_message_bytes: 16 * 1024 * 1024,
             renew_margin: Duration::from_secs(30),
+            pipeline: true,
+            max_pipe_calls: 1024,
         }
     }
 }
@@ -112,12 +129,25 @@ struct Session {
     renew_at: Instant,
 }
 
+/// The pipe of one axon's session, if any.
+#[derive(Default)]
+enum PipeState {
+    #[default]
+    None,
+    Open(Arc<pipe::Pipe>),
+    /// The axon answered `Pipe` with `UNIMPLEMENTED` for this session id.
+    Unsupported(Bytes),
+}
+
 /// The session of one axon: read by every call, written by the handshake.
 #[derive(Default)]
 struct Slot {
     current: Mutex<Option<Session>>,
     /// Held while handshaking, so concurrent calls wait for one handshake.
     renewing: tokio::sync::Mutex<()>,
+    pipe: Mutex<PipeState>,
+    /// Held while opening a pipe, so concurrent calls wait for one.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Slot {
@@ -137,6 +167,34 @@ impl Slot {
             .current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = session;
+    }
+
+    /// The usable pipe of `session`: `Some(Some(pipe))` when open, `Some(None)` when the
+    /// axon has no pipes, `None` when one must be opened.
+    fn pipe_of(&self, session: &Bytes) -> Option<Option<Arc<pipe::Pipe>>> {
+        let guard = self
+            .pipe
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*guard {
+            PipeState::Open(p) if p.session == *session && p.is_open() => Some(Some(p.clone())),
+            PipeState::Unsupported(id) if id == session => Some(None),
+            _ => None,
+        }
+    }
+
+    fn has_open_pipe(&self) -> bool {
+        matches!(
+            &*self.pipe.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            PipeState::Open(p) if p.is_open()
+        )
+    }
+
+    fn set_pipe(&self, state: PipeState) {
+        *self
+            .pipe
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
     }
 
     /// Forgets `id` unless a newer session already replaced it.
@@ -233,6 +291,15 @@ impl NativeDendrite {
     /// Axons with a kept channel.
     pub fn connections(&self) -> usize {
         self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Open pipes (at most one per kept axon).
+    pub fn pipes(&self) -> usize {
+        self.lock()
+            .values()
+            .flatten()
+            .filter(|e| e.session.has_open_pipe())
+            .count()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Vec<Entry>>> {
@@ -402,19 +469,41 @@ impl NativeDendrite {
                 Err(e) => return (Err(Failure::Unavailable(e.to_string())), timings),
             };
             timings.connect = Some(start.elapsed());
+            let pipe = if self.config.pipeline {
+                match self.pipe(&mut client, &slot, &session).await {
+                    Ok(p) => p,
+                    Err(status)
+                        if status.code() == tonic::Code::Unauthenticated && attempt == 0 =>
+                    {
+                        slot.drop_session(&session.id);
+                        continue;
+                    }
+                    Err(status) => return (Err(status_failure(&status, timeout)), timings),
+                }
+            } else {
+                None
+            };
             // No `grpc-timeout` header: the whole call is already bounded by one timer, and
             // the header would make the channel arm a second one; the axon reads the
             // deadline from `timeout`.
-            let request = tonic::Request::new(CallRequest {
+            let request = CallRequest {
                 session_id: session.id.clone(),
                 synapse: route.to_owned(),
                 timeout: timeout.as_secs_f64(),
                 body: body.clone(),
                 tensors: tensors.clone(),
-            });
+                call_id: 0,
+            };
             timings.sent = Some(start.elapsed());
-            let reply = match client.call(request).await {
-                Ok(r) => r.into_inner(),
+            let answer = match pipe {
+                Some(pipe) => pipe.call(request).await,
+                None => client
+                    .call(tonic::Request::new(request))
+                    .await
+                    .map(tonic::Response::into_inner),
+            };
+            let reply = match answer {
+                Ok(r) => r,
                 Err(status) if status.code() == tonic::Code::Unauthenticated && attempt == 0 => {
                     slot.drop_session(&session.id);
                     continue;
@@ -472,6 +561,42 @@ impl NativeDendrite {
             last_used: now,
         });
         Ok((client, session))
+    }
+
+    /// The pipe of `session`, opened (once, for all waiting calls) if needed; `None` when
+    /// the axon serves no pipes (remembered for the session).
+    async fn pipe(
+        &self,
+        client: &mut NativeClient<Channel>,
+        slot: &Slot,
+        session: &Session,
+    ) -> Result<Option<Arc<pipe::Pipe>>, tonic::Status> {
+        if let Some(p) = slot.pipe_of(&session.id) {
+            return Ok(p);
+        }
+        let _opening = slot.opening.lock().await;
+        if let Some(p) = slot.pipe_of(&session.id) {
+            return Ok(p);
+        }
+        match pipe::Pipe::open(
+            client,
+            session.id.clone(),
+            self.config.max_pipe_calls,
+            self.config.max_message_bytes,
+        )
+        .await
+        {
+            Ok(p) => {
+                let p = Arc::new(p);
+                slot.set_pipe(PipeState::Open(p.clone()));
+                Ok(Some(p))
+            }
+            Err(status) if status.code() == tonic::Code::Unimplemented => {
+                slot.set_pipe(PipeState::Unsupported(session.id.clone()));
+                Ok(None)
+            }
+            Err(status) => Err(status),
+        }
     }
 
     /// The live session with `axon`, handshaking (once, for all waiting calls) if needed.

@@ -61,6 +61,9 @@ pub struct CallRequest {
     /// Tensors as native raw frames.
     #[prost(message, repeated, tag = "5")]
     pub tensors: ::prost::alloc::vec::Vec<Tensor>,
+    /// On a pipe: the caller's id for this call, echoed on its answer (0 on unary `Call`).
+    #[prost(uint64, tag = "6")]
+    pub call_id: u64,
 }
 /// One tensor as a native raw frame (`NTSR`, crates/tensor/src/frame.rs), split in two so
 /// that neither side has to concatenate the header and the element bytes: `header ‖ data`
@@ -92,6 +95,9 @@ pub struct CallResponse {
     /// Tensors as native raw frames.
     #[prost(message, repeated, tag = "5")]
     pub tensors: ::prost::alloc::vec::Vec<Tensor>,
+    /// On a pipe: the `call_id` of the request this answers (0 on unary `Call`).
+    #[prost(uint64, tag = "6")]
+    pub call_id: u64,
 }
 /// Generated client implementations.
 pub mod native_client {
@@ -214,6 +220,25 @@ pub mod native_client {
                 .insert(GrpcMethod::new("neuron.native.v1.Native", "Call"));
             self.inner.unary(req, path, codec).await
         }
+        /// Many calls within a session on one long-lived stream, answered in any order (matched
+        /// by `call_id`). The session is checked once, when the pipe opens.
+        pub async fn pipe(
+            &mut self,
+            request: impl tonic::IntoStreamingRequest<Message = super::CallRequest>,
+        ) -> std::result::Result<
+            tonic::Response<tonic::codec::Streaming<super::CallResponse>>,
+            tonic::Status,
+        > {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static("/neuron.native.v1.Native/Pipe");
+            let mut req = request.into_streaming_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("neuron.native.v1.Native", "Pipe"));
+            self.inner.streaming(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -239,6 +264,17 @@ pub mod native_server {
             &self,
             request: tonic::Request<super::CallRequest>,
         ) -> std::result::Result<tonic::Response<super::CallResponse>, tonic::Status>;
+        /// Server streaming response type for the Pipe method.
+        type PipeStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<super::CallResponse, tonic::Status>,
+            > + std::marker::Send
+            + 'static;
+        /// Many calls within a session on one long-lived stream, answered in any order (matched
+        /// by `call_id`). The session is checked once, when the pipe opens.
+        async fn pipe(
+            &self,
+            request: tonic::Request<tonic::Streaming<super::CallRequest>>,
+        ) -> std::result::Result<tonic::Response<Self::PipeStream>, tonic::Status>;
     }
     /// The native service, mounted on the axon's shared port at `/neuron.native.v1.Native/`.
     #[derive(Debug)]
@@ -385,6 +421,45 @@ pub mod native_server {
                                 max_encoding_message_size,
                             );
                         let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/neuron.native.v1.Native/Pipe" => {
+                    #[allow(non_camel_case_types)]
+                    struct PipeSvc<T: Native>(pub Arc<T>);
+                    impl<T: Native> tonic::server::StreamingService<super::CallRequest> for PipeSvc<T> {
+                        type Response = super::CallResponse;
+                        type ResponseStream = T::PipeStream;
+                        type Future =
+                            BoxFuture<tonic::Response<Self::ResponseStream>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<tonic::Streaming<super::CallRequest>>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move { <T as Native>::pipe(&inner, request).await };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = PipeSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.streaming(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)
