@@ -7,6 +7,9 @@
 //! * **bare tonic**: a tonic unary echo of the same generated messages, no auth, no queue,
 //!   served by the same one-port listener ([`neuron_transport::Server`]) and called over the
 //!   same kind of channel ([`neuron_transport::grpc::channel`]): the ceiling of the transport;
+//! * **tonic pipe**: the same bare echo over one bidirectional `Pipe` stream (answers matched
+//!   by `call_id`, the server answering in order from one task): the ceiling of the
+//!   pipelined transport the native client uses by default;
 //! * **QUIC ref**: the btlightning-shaped QUIC reference of [`crate::quic`] (//Bob to //Alice,
 //!   one signed handshake, then one stream per request, all on one connection), echoing the
 //!   same 1 KB and the same 1 MiB tensor as MessagePack binary fields. The native dialect is
@@ -30,6 +33,8 @@ use neuron_dendrite::{AxonInfo, Dendrite};
 use neuron_examples::Hashed;
 use neuron_tensor::{Dtype, WireTensor, frame};
 use neuron_wallet::Keypair;
+use tokio::sync::{mpsc, oneshot};
+use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use crate::quic::{self, QuicClient, QuicServer};
@@ -105,15 +110,31 @@ impl Native for BareEcho {
         }))
     }
 
-    type PipeStream = tonic::codegen::tokio_stream::Empty<Result<CallResponse, tonic::Status>>;
+    type PipeStream = ReceiverStream<Result<CallResponse, tonic::Status>>;
 
+    /// Echoes every call of the stream, in order, from one task.
     async fn pipe(
         &self,
-        _request: tonic::Request<tonic::Streaming<CallRequest>>,
+        request: tonic::Request<tonic::Streaming<CallRequest>>,
     ) -> Result<tonic::Response<Self::PipeStream>, tonic::Status> {
-        Err(tonic::Status::unimplemented(
-            "bare echo serves unary calls only",
-        ))
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Ok(Some(call)) = inbound.message().await {
+                let reply = CallResponse {
+                    status_code: 200,
+                    status_message: String::new(),
+                    process_time: 0.0,
+                    body: call.body,
+                    tensors: call.tensors,
+                    call_id: call.call_id,
+                };
+                if tx.send(Ok(reply)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
     }
 }
 
@@ -168,6 +189,8 @@ pub(crate) struct NativeRow {
     pub(crate) synapse: Option<Measured>,
     /// The bare tonic echo.
     pub(crate) tonic: Measured,
+    /// The bare tonic echo over one pipe.
+    pub(crate) tonic_pipe: Measured,
     /// The btlightning-shaped QUIC reference.
     pub(crate) quic: Measured,
 }
@@ -232,12 +255,14 @@ pub(crate) async fn run(
                 _ => Some(synapse_case(case, &native, &info, d).await),
             };
             let tonic = bare_case(case, &bare_client, d).await;
+            let tonic_pipe = bare_pipe_case(case, &bare_client, d).await;
             let quic = quic_case(case, &quic_client, d).await;
             last = Some(NativeRow {
                 case,
                 echo,
                 synapse,
                 tonic,
+                tonic_pipe,
                 quic,
             });
         }
@@ -402,6 +427,83 @@ async fn bare_case(case: NativeCase, client: &NativeClient<Channel>, d: Duration
     .await
 }
 
+/// A bare pipe client: calls waiting by `call_id`, one reader task.
+type Waiting = Arc<std::sync::Mutex<std::collections::HashMap<u64, oneshot::Sender<CallResponse>>>>;
+
+async fn bare_pipe_case(case: NativeCase, client: &NativeClient<Channel>, d: Duration) -> Measured {
+    let failed = |e: String| Measured {
+        errors: 1,
+        first_error: Some(e),
+        ..Measured::default()
+    };
+    let (body, tensors) = match case {
+        NativeCase::Mib1 => {
+            let t = mib_tensor();
+            match frame::encode_parts(t.dtype, &t.shape, t.data) {
+                Ok((header, data)) => (Bytes::new(), vec![Tensor { header, data }]),
+                Err(e) => return failed(e.to_string()),
+            }
+        }
+        _ => (kb_body(), Vec::new()),
+    };
+    let (requests, outgoing) = mpsc::channel(256);
+    let mut replies = match client.clone().pipe(ReceiverStream::new(outgoing)).await {
+        Ok(r) => r.into_inner(),
+        Err(status) => return failed(format!("bare pipe: {status}")),
+    };
+    let waiting: Waiting = Arc::default();
+    let reader = {
+        let waiting = waiting.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(reply)) = replies.message().await {
+                let call = waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&reply.call_id);
+                if let Some(call) = call {
+                    let _ = call.send(reply);
+                }
+            }
+        })
+    };
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let measured = drive(case.concurrency(), d, move |_| {
+        let (requests, waiting, next) = (requests.clone(), waiting.clone(), next.clone());
+        let (body, tensors) = (body.clone(), tensors.clone());
+        async move {
+            let call_id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (answer, answered) = oneshot::channel();
+            waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(call_id, answer);
+            let request = CallRequest {
+                session_id: Bytes::new(),
+                synapse: "Echo".to_owned(),
+                timeout: 0.0,
+                body: body.clone(),
+                tensors: tensors.clone(),
+                call_id,
+            };
+            requests
+                .send(request)
+                .await
+                .map_err(|_| "bare pipe: closed".to_owned())?;
+            let r = answered
+                .await
+                .map_err(|_| "bare pipe: no answer".to_owned())?;
+            if r.body == body && r.tensors.len() == tensors.len() {
+                Ok(())
+            } else {
+                Err("bare pipe: wrong answer".to_owned())
+            }
+        }
+    })
+    .await;
+    reader.abort();
+    measured
+}
+
 fn pct(a: f64, b: f64) -> String {
     if b > 0.0 {
         format!("{:.1}%", 100.0 * a / b)
@@ -418,24 +520,25 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
         NativeCase::Mib1 => http.get(crate::Case::Tensor1.key()),
     };
     println!(
-        "Native dialect vs HTTP dialect vs bare tonic echo vs QUIC reference (req/s, same run, one connection per client):"
+        "Native dialect vs HTTP dialect vs bare tonic echo (unary and pipe) vs QUIC reference (req/s, same run, one connection per client):"
     );
     println!();
     println!(
-        "| {:<30} | {:>11} | {:>13} | {:>11} | {:>10} | {:>10} | {:>12} | {:>11} | {:>11} |",
+        "| {:<30} | {:>11} | {:>13} | {:>11} | {:>10} | {:>10} | {:>10} | {:>12} | {:>11} | {:>11} |",
         "case",
         "native echo",
         "native Hashed",
         "HTTP (Rust)",
         "bare tonic",
+        "tonic pipe",
         "QUIC ref",
         "native/tonic",
         "native/QUIC",
         "native/HTTP"
     );
     println!(
-        "|{:-<32}|{:->13}|{:->15}|{:->13}|{:->12}|{:->12}|{:->14}|{:->13}|{:->13}|",
-        "", "", "", "", "", "", "", "", ""
+        "|{:-<32}|{:->13}|{:->15}|{:->13}|{:->12}|{:->12}|{:->12}|{:->14}|{:->13}|{:->13}|",
+        "", "", "", "", "", "", "", "", "", ""
     );
     for row in &results.rows {
         let h = http_of(row.case);
@@ -444,7 +547,7 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
             _ => "n/a".to_owned(),
         };
         println!(
-            "| {:<30} | {:>11.1} | {:>13} | {:>11} | {:>10.1} | {:>10.1} | {:>12} | {:>11} | {:>11} |",
+            "| {:<30} | {:>11.1} | {:>13} | {:>11} | {:>10.1} | {:>10.1} | {:>10.1} | {:>12} | {:>11} | {:>11} |",
             row.case.label(),
             row.echo.rps(),
             row.synapse
@@ -452,6 +555,7 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
                 .map_or_else(|| "-".to_owned(), |m| format!("{:.1}", m.rps())),
             crate::fmt_rps(h),
             row.tonic.rps(),
+            row.tonic_pipe.rps(),
             row.quic.rps(),
             pct(row.echo.rps(), row.tonic.rps()),
             pct(row.echo.rps(), row.quic.rps()),
@@ -461,6 +565,7 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
     println!();
     println!(
         "(HTTP 1 KB = the ~1 KB Hashed synapse; HTTP 1 MiB = TensorEcho, base64 JSON. Native 1 MiB = the Echo tensor route, raw frames. \
+         tonic pipe = the bare echo over one bidirectional stream, answered by call_id. \
          QUIC ref = btlightning-shaped QUIC, one connection, one stream per request, MessagePack binary fields.)"
     );
     println!();
