@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     /// The address written into `axon.ip`/`axon.port`, known once bound.
     pub(crate) advertised: OnceLock<SocketAddr>,
+    /// Set when the axon shuts down (or `native::Service::close_pipes` is called): open
+    /// native pipes stop reading calls, answer those they run, and end; new pipes are refused.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -106,6 +109,7 @@ impl Axon {
             verifier: VerifierCache::new(config.verifier_cache),
             counters: Arc::new(Counters::default()),
             advertised: OnceLock::new(),
+            closing: tokio::sync::watch::Sender::new(false),
             config,
         };
         let mut axon = Axon {
@@ -254,8 +258,12 @@ impl Running {
         self.handle.open_connections()
     }
 
-    /// Stops accepting and waits up to `grace` for in-flight requests.
+    /// Stops accepting, ends native pipes (they stop reading new calls) and waits up to
+    /// `grace` for in-flight requests.
     pub async fn shutdown(self, grace: Duration) {
+        // Native pipes are streams that never end by themselves: tell them to stop reading
+        // new calls first, so that the graceful shutdown below only waits for calls in flight.
+        self.shared.closing.send_replace(true);
         self.handle.shutdown(grace).await;
     }
 }

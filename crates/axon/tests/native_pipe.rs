@@ -395,3 +395,31 @@ async fn an_axon_can_decline_pipes() {
     let err = open(&mut c, Some(&s)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_pipes_after_their_running_calls() {
+    let (running, _svc, _) = start(native::Config::default()).await;
+    let mut c = client(&running).await;
+    let s = session(&mut c, &running, &key("//Bob")).await;
+    let (tx, mut replies) = open(&mut c, Some(&s)).await.unwrap();
+    tx.send(slow(1, 300, 5.0)).await.unwrap();
+    while running.running() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The pipe stays open on the client side (`tx` is alive): shutdown must end it itself
+    // instead of waiting the whole grace period for the stream.
+    let grace = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let shutdown = tokio::spawn(running.shutdown(grace));
+    let r = replies.message().await.unwrap().unwrap();
+    assert_eq!((r.call_id, r.status_code), (1, 200));
+    // A call sent after the shutdown began is not answered: the pipe ends.
+    let _ = tx.send(dummy(2, 3)).await;
+    assert!(replies.message().await.map_or(true, |m| m.is_none()));
+    shutdown.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited {:?} for an open pipe",
+        started.elapsed()
+    );
+}

@@ -151,8 +151,6 @@ struct Inner {
     tensor_routes: BTreeMap<&'static str, TensorHandler>,
     tables: Mutex<Tables>,
     config: Config,
-    /// Set by [`Service::close_pipes`]: pipes stop taking calls.
-    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The native gRPC service of one axon; see the [module docs](self).
@@ -193,7 +191,6 @@ impl Service {
                     config.max_sessions_per_hotkey,
                 )),
                 config,
-                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -243,12 +240,12 @@ impl Service {
             .max_encoding_message_size(limit)
     }
 
-    /// Ends every pipe gracefully and refuses new ones (`UNAVAILABLE`): each open pipe stops
-    /// reading calls, answers the calls it already runs, then closes. A pipe is a stream
-    /// that never ends by itself, so call this before `Running::shutdown`, which waits for
-    /// open streams. Unary calls are not affected.
+    /// Ends every pipe of this axon gracefully and refuses new ones (`UNAVAILABLE`): each
+    /// open pipe stops reading calls, answers the calls it already runs, then closes. A pipe
+    /// is a stream that never ends by itself; `Running::shutdown` does this first, so a
+    /// graceful shutdown waits only for the calls in flight. Unary calls are not affected.
     pub fn close_pipes(&self) {
-        self.inner.closing.send_replace(true);
+        self.inner.shared.closing.send_replace(true);
     }
 
     /// Sessions currently stored (live or awaiting purge).

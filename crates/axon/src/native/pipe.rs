@@ -54,7 +54,7 @@ pub(crate) async fn open(
     inner: Arc<Inner>,
     request: Request<Streaming<CallRequest>>,
 ) -> Result<Response<Replies>, Status> {
-    if *inner.closing.borrow() {
+    if *inner.shared.closing.borrow() {
         return Err(Status::unavailable("the axon is closing its pipes"));
     }
     let peer = peer_of(&request);
@@ -152,7 +152,7 @@ impl Pipe {
         let mut running = FuturesUnordered::new();
         let mut ready: VecDeque<CallResponse> = VecDeque::new();
         let mut reading = true;
-        let mut closing = self.inner.closing.subscribe();
+        let mut closing = self.inner.shared.closing.subscribe();
         if let Some(call) = first {
             running.push(self.serve(call));
         }
