@@ -258,6 +258,12 @@ impl Running {
         self.handle.open_connections()
     }
 
+    /// Connections closed on accept: over the per-address limit or refused by the accept
+    /// filter.
+    pub fn refused_connections(&self) -> u64 {
+        self.handle.refused_connections()
+    }
+
     /// Stops accepting, ends native pipes (they stop reading new calls) and waits up to
     /// `grace` for in-flight requests.
     pub async fn shutdown(self, grace: Duration) {

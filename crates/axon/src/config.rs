@@ -27,6 +27,12 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Maximum number of open connections.
     pub max_connections: usize,
+    /// Maximum number of open connections from one source IP address (`None`: no
+    /// per-address limit); more are closed on accept, before any byte is read.
+    pub max_connections_per_ip: Option<usize>,
+    /// Source addresses allowed to connect (`None`: all), decided on accept before any byte
+    /// is read: for example the metagraph's known addresses.
+    pub accept_filter: Option<neuron_transport::AcceptFilter>,
     /// Handlers running at once (the SDK's `max_workers`).
     pub workers: usize,
     /// Requests that may wait for a worker; more are refused with 503.
@@ -47,7 +53,8 @@ impl Config {
     /// * bind `0.0.0.0:8091` (the SDK's port), advertised address = bind address;
     /// * bodies up to **32 MiB** (a float32 tensor of about 5.9 M elements in base64),
     ///   delivered within **10 s**; request heads up to **64 KiB** within **10 s**;
-    /// * **4096** connections;
+    /// * **4096** connections, at most **1024** from one IP address (so one address cannot
+    ///   take every slot), no accept filter;
     /// * **10** workers (the SDK's `max_workers`) and **256** waiting requests;
     /// * deadline **12 s** without a `timeout` header (the SDK client's default), at most
     ///   **300 s** whatever the header says;
@@ -65,6 +72,8 @@ impl Config {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             max_connections: 4096,
+            max_connections_per_ip: Some(1024),
+            accept_filter: None,
             workers: 10,
             queue_capacity: 256,
             default_timeout: Duration::from_secs(12),
@@ -125,6 +134,18 @@ impl Config {
     /// Sets the connection limit.
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
+        self
+    }
+
+    /// Sets the per-address connection limit (`None` removes it; `Some(0)` counts as 1).
+    pub fn with_max_connections_per_ip(mut self, n: Option<usize>) -> Self {
+        self.max_connections_per_ip = n.map(|n| n.max(1));
+        self
+    }
+
+    /// Admits only the source addresses `filter` allows.
+    pub fn with_accept_filter(mut self, filter: neuron_transport::AcceptFilter) -> Self {
+        self.accept_filter = Some(filter);
         self
     }
 
@@ -190,10 +211,13 @@ impl Config {
     }
 
     pub(crate) fn transport(&self) -> neuron_transport::server::Config {
-        neuron_transport::server::Config::new()
+        let mut c = neuron_transport::server::Config::new()
             .with_max_connections(self.max_connections)
             .with_header_read_timeout(self.header_read_timeout)
-            .with_max_header_bytes(self.max_header_bytes)
+            .with_max_header_bytes(self.max_header_bytes);
+        c.max_connections_per_ip = self.max_connections_per_ip;
+        c.accept_filter = self.accept_filter.clone();
+        c
     }
 }
 

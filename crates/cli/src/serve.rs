@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Port advertised to other neurons [default: the bound one].
     #[arg(long = "axon.external_port")]
     pub external_port: Option<u16>,
+    /// Open connections allowed from one IP address; more are closed on accept (0: no
+    /// limit) [default: 1024].
+    #[arg(long = "axon.max_connections_per_ip", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
     /// Nonce policy of the HTTP dialect [default: strict].
     #[arg(long = "nonce-policy", visible_alias = "axon.nonce_policy", value_enum)]
     pub nonce_policy: Option<NoncePolicyArg>,
@@ -75,6 +79,9 @@ impl ServeArgs {
         }
         if let Some(port) = self.external_port {
             config.axon.external_port = Some(port);
+        }
+        if let Some(n) = self.max_connections_per_ip {
+            config.axon.max_connections_per_ip = Some(n);
         }
         match self.nonce_policy {
             Some(NoncePolicyArg::Sdk) => {

@@ -93,6 +93,9 @@ pub struct AxonSection {
     pub external_port: Option<u16>,
     /// `axon.max_workers`: handlers running at once (default: the axon's own default).
     pub max_workers: Option<usize>,
+    /// `axon.max_connections_per_ip`: open connections allowed from one IP address (default:
+    /// the axon's own, 1024; `0` removes the limit).
+    pub max_connections_per_ip: Option<usize>,
     /// `axon.nonce_policy`: `strict` or `sdk`.
     pub nonce_policy: NoncePolicy,
 }
@@ -105,6 +108,7 @@ impl Default for AxonSection {
             external_ip: None,
             external_port: None,
             max_workers: None,
+            max_connections_per_ip: None,
             nonce_policy: NoncePolicy::Strict,
         }
     }
@@ -210,6 +214,7 @@ pub const KEYS: &[&str] = &[
     "axon.external_ip",
     "axon.external_port",
     "axon.max_workers",
+    "axon.max_connections_per_ip",
     "axon.nonce_policy",
     "wallet.name",
     "wallet.hotkey",
@@ -337,6 +342,9 @@ impl NeuronConfig {
                     });
                 }
                 self.axon.max_workers = Some(n);
+            }
+            "axon.max_connections_per_ip" => {
+                self.axon.max_connections_per_ip = Some(parse(key, value, source)?);
             }
             "axon.nonce_policy" => {
                 self.axon.nonce_policy = match value.trim().to_ascii_lowercase().as_str() {

@@ -110,6 +110,9 @@ pub fn axon_config(config: &NeuronConfig) -> neuron_axon::Config {
     if let Some(n) = config.axon.max_workers {
         c = c.with_workers(n);
     }
+    if let Some(n) = config.axon.max_connections_per_ip {
+        c = c.with_max_connections_per_ip((n > 0).then_some(n));
+    }
     if config.axon.nonce_policy == NoncePolicy::Sdk {
         c = c.with_sdk_nonces();
     }

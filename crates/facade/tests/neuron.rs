@@ -127,3 +127,14 @@ async fn missing_keyfile_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn the_per_address_connection_limit_comes_from_the_configuration() {
+    let mut c = NeuronConfig::new();
+    assert_eq!(neuron::axon_config(&c).max_connections_per_ip, Some(1024));
+    c.set("axon.max_connections_per_ip", "3").unwrap();
+    assert_eq!(neuron::axon_config(&c).max_connections_per_ip, Some(3));
+    c.set("axon.max_connections_per_ip", "0").unwrap();
+    assert_eq!(neuron::axon_config(&c).max_connections_per_ip, None);
+    assert!(c.set("axon.max_connections_per_ip", "many").is_err());
+}

@@ -12,7 +12,7 @@ pub mod grpc;
 pub mod server;
 
 pub use client::{HttpClient, Timings};
-pub use server::{ConnectionAuth, Server, ServerHandle};
+pub use server::{AcceptFilter, ConnectionAuth, Server, ServerHandle};
 
 /// The legacy `Bittensor` gRPC service (client and server), generated from
 /// `proto/bittensor.proto` by `cargo xtask codegen` over the messages of

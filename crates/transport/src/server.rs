@@ -7,7 +7,9 @@
 //! live side by side.
 //!
 //! Bounds: a maximum number of open connections (the listener stops accepting while it is
-//! reached), a header read timeout (slow clients that dribble header bytes are cut off), a
+//! reached), optionally a maximum per source IP address and an accept filter (both decided
+//! at accept time, before a byte is read: a refused connection is closed at once and
+//! counted), a header read timeout (slow clients that dribble header bytes are cut off), a
 //! maximum header size for both protocols, and a maximum number of concurrent HTTP/2 streams
 //! per connection. The socket peer address is attached to every request as
 //! [`axum::extract::ConnectInfo`].
@@ -17,10 +19,11 @@
 //! ([`ConnectionAuth::require`], the native dialect does it) without completing it
 //! ([`ConnectionAuth::authenticate`]) by the deadline they set.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -40,11 +43,41 @@ pub const HTTP2_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 /// Default largest HTTP/2 frame of both ends.
 pub const HTTP2_MAX_FRAME: u32 = 256 * 1024;
 
+/// Decides at accept time whether a source address may connect (for example an allowlist
+/// built from the metagraph's axon addresses). It runs on the accept loop, so it must be
+/// cheap and must not block.
+#[derive(Clone)]
+pub struct AcceptFilter(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+
+impl AcceptFilter {
+    /// A filter that admits the addresses for which `allow` returns true.
+    pub fn new(allow: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(allow))
+    }
+
+    /// Whether `ip` may connect.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        (self.0)(ip)
+    }
+}
+
+impl std::fmt::Debug for AcceptFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AcceptFilter(..)")
+    }
+}
+
 /// Listener limits. Every default is documented on [`Config::new`].
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Maximum number of open connections; the listener pauses accepting at the limit.
     pub max_connections: usize,
+    /// Maximum number of open connections from one source IP address (`None`: no per-address
+    /// limit). A connection past it is closed as soon as it is accepted, so one address
+    /// cannot take every slot of `max_connections`.
+    pub max_connections_per_ip: Option<usize>,
+    /// Source addresses allowed to connect (`None`: all). Others are closed on accept.
+    pub accept_filter: Option<AcceptFilter>,
     /// Time a client has to send the complete request head (HTTP/1.1).
     pub header_read_timeout: Duration,
     /// Maximum total size of request headers, both protocols.
@@ -63,7 +96,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: 4096 connections, 10 s header read timeout, 64 KiB of headers, 1024
+    /// Defaults: 4096 connections, no per-address limit and no accept filter, 10 s header
+    /// read timeout, 64 KiB of headers, 1024
     /// concurrent HTTP/2 streams per connection, HTTP/2 keep-alive pings every 60 s, HTTP/2
     /// windows of 4 MiB per stream and 16 MiB per connection, frames up to 256 KiB.
     ///
@@ -73,6 +107,8 @@ impl Config {
     pub fn new() -> Self {
         Self {
             max_connections: 4096,
+            max_connections_per_ip: None,
+            accept_filter: None,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             http2_max_concurrent_streams: 1024,
@@ -86,6 +122,18 @@ impl Config {
     /// Sets the maximum number of open connections.
     pub fn with_max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets the maximum number of open connections from one source IP address (at least 1).
+    pub fn with_max_connections_per_ip(mut self, n: usize) -> Self {
+        self.max_connections_per_ip = Some(n.max(1));
+        self
+    }
+
+    /// Admits only the source addresses `filter` allows.
+    pub fn with_accept_filter(mut self, filter: AcceptFilter) -> Self {
+        self.accept_filter = Some(filter);
         self
     }
 
@@ -246,12 +294,18 @@ impl Server {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let open = Arc::new(AtomicUsize::new(0));
-        let task = tokio::spawn(accept_loop(listener, router, config, stop_rx, open.clone()));
+        let refused = Arc::new(AtomicU64::new(0));
+        let counts = Counts {
+            open: open.clone(),
+            refused: refused.clone(),
+        };
+        let task = tokio::spawn(accept_loop(listener, router, config, stop_rx, counts));
         ServerHandle {
             local_addr,
             stop: stop_tx,
             task,
             open,
+            refused,
         }
     }
 }
@@ -263,6 +317,7 @@ pub struct ServerHandle {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     open: Arc<AtomicUsize>,
+    refused: Arc<AtomicU64>,
 }
 
 impl ServerHandle {
@@ -276,6 +331,12 @@ impl ServerHandle {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Connections closed on accept since the start: refused by the accept filter or over
+    /// the per-address limit.
+    pub fn refused_connections(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     /// Graceful shutdown: stop accepting, let in-flight requests finish (HTTP/1.1 connections
     /// close after their current response, HTTP/2 connections get GOAWAY), and return once
     /// every connection has closed or `grace` has passed.
@@ -285,15 +346,93 @@ impl ServerHandle {
     }
 }
 
+/// The listener's counters, shared with its handle.
+struct Counts {
+    open: Arc<AtomicUsize>,
+    refused: Arc<AtomicU64>,
+}
+
+/// Open connections per source address. An entry exists only while at least one connection
+/// from its address is open, so the map holds at most `max_connections` entries.
+struct PerIp {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerIp {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Counting cannot panic half-way, so a poisoned map is consistent.
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for one more connection from `ip`, or `None` at the limit.
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let mut open = self.lock();
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection counted against its address; released on drop.
+struct IpSlot {
+    table: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.lock();
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Whether a connection from `ip` may be served: the accept filter, then the per-address
+/// limit. `Err(())` means close it now.
+fn admit(config: &Config, per_ip: Option<&Arc<PerIp>>, ip: IpAddr) -> Result<Option<IpSlot>, ()> {
+    if config.accept_filter.as_ref().is_some_and(|f| !f.allows(ip)) {
+        tracing::debug!(%ip, "connection refused by the accept filter");
+        return Err(());
+    }
+    match per_ip {
+        None => Ok(None),
+        Some(table) => match table.take(ip) {
+            Some(slot) => Ok(Some(slot)),
+            None => {
+                tracing::debug!(%ip, "connection refused: per-address limit");
+                Err(())
+            }
+        },
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
     config: Config,
     mut stop: watch::Receiver<bool>,
-    open: Arc<AtomicUsize>,
+    counts: Counts,
 ) {
+    let Counts { open, refused } = counts;
     let builder = config.builder();
     let limit = Arc::new(Semaphore::new(config.max_connections));
+    let per_ip = config.max_connections_per_ip.map(|limit| {
+        Arc::new(PerIp {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        })
+    });
     let graceful = GracefulShutdown::new();
     loop {
         let permit = tokio::select! {
@@ -315,6 +454,13 @@ async fn accept_loop(
                     continue;
                 }
             },
+        };
+        // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d: count them as IPv4.
+        let Ok(ip_slot) = admit(&config, per_ip.as_ref(), peer.ip().to_canonical()) else {
+            refused.fetch_add(1, Ordering::Relaxed);
+            // Dropping the stream closes the socket; the connection permit is released too.
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
@@ -353,6 +499,7 @@ async fn accept_loop(
                 }
             }
             open.fetch_sub(1, Ordering::Relaxed);
+            drop(ip_slot);
             drop(permit);
         });
     }

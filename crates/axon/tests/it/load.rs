@@ -218,3 +218,40 @@ async fn connection_flood_does_not_stop_service() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let config = config().with_max_connections_per_ip(Some(4));
+    let axon = start(config, attach_examples).await;
+    let addr = axon.local_addr();
+    // Four idle connections from 127.0.0.1 fill that address's share.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    while axon.open_connections() < 4 {
+        tokio::task::yield_now().await;
+    }
+    // A fifth from the same address is closed on accept without an answer.
+    let mut fifth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = fifth
+        .write_all(b"POST /Dummy HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), fifth.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert!(buf.is_empty(), "{}", String::from_utf8_lossy(&buf));
+    assert_eq!(axon.refused_connections(), 1);
+    // Once one closes, a signed request from that address is served again.
+    drop(idle.pop());
+    while axon.open_connections() > 3 {
+        tokio::task::yield_now().await;
+    }
+    let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(3));
+    let resp = tokio::time::timeout(Duration::from_secs(10), send(addr, &req))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    drop(idle);
+}

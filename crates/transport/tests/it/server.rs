@@ -149,6 +149,61 @@ async fn connection_limit_is_enforced_and_released() {
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
 }
 
+/// Sends one `GET /hello` with `connection: close` on `s` and returns what came back (empty
+/// when the server closed the connection without answering).
+async fn hello_on(mut s: TcpStream) -> String {
+    let _ = s
+        .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("the server neither answered nor closed");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn per_address_limit_closes_extra_connections_and_releases_slots() {
+    let server = start(Config::new().with_max_connections_per_ip(2)).await;
+    let addr = server.local_addr();
+    let a = TcpStream::connect(addr).await.unwrap();
+    let _b = TcpStream::connect(addr).await.unwrap();
+    while server.open_connections() < 2 {
+        tokio::task::yield_now().await;
+    }
+    // A third connection from the same address is closed at once, unanswered.
+    let third = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(hello_on(third).await, "");
+    assert_eq!(server.refused_connections(), 1);
+    assert_eq!(server.open_connections(), 2);
+    // Closing one frees its slot for a new connection.
+    drop(a);
+    while server.open_connections() > 1 {
+        tokio::task::yield_now().await;
+    }
+    let fourth = TcpStream::connect(addr).await.unwrap();
+    let answer = hello_on(fourth).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("hello"), "{answer}");
+    assert_eq!(server.refused_connections(), 1);
+}
+
+#[tokio::test]
+async fn accept_filter_closes_refused_addresses_before_reading() {
+    use neuron_transport::AcceptFilter;
+    let refuse_loopback = AcceptFilter::new(|ip| !ip.is_loopback());
+    let server = start(Config::new().with_accept_filter(refuse_loopback)).await;
+    let s = TcpStream::connect(server.local_addr()).await.unwrap();
+    assert_eq!(hello_on(s).await, "");
+    assert_eq!(server.refused_connections(), 1);
+
+    let allow_loopback = AcceptFilter::new(|ip| ip.is_loopback());
+    let server = start(Config::new().with_accept_filter(allow_loopback)).await;
+    let s = TcpStream::connect(server.local_addr()).await.unwrap();
+    assert!(hello_on(s).await.ends_with("hello"));
+    assert_eq!(server.refused_connections(), 0);
+}
+
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
     let started = Arc::new(Notify::new());
