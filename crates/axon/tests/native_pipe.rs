@@ -423,3 +423,71 @@ async fn shutdown_ends_open_pipes_after_their_running_calls() {
         started.elapsed()
     );
 }
+
+/// Two callers meeting inside a handler: each blocks its thread until both are in, or
+/// gives up after five seconds.
+#[derive(Default)]
+struct Meeting {
+    inside: std::sync::Mutex<usize>,
+    arrived: std::sync::Condvar,
+}
+
+impl Meeting {
+    fn meet(&self) -> bool {
+        let mut inside = self.inside.lock().unwrap();
+        *inside += 1;
+        self.arrived.notify_all();
+        let (inside, timeout) = self
+            .arrived
+            .wait_timeout_while(inside, Duration::from_secs(5), |n| *n < 2)
+            .unwrap();
+        drop(inside);
+        !timeout.timed_out()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_of_one_pipe_run_at_the_same_time_on_different_threads() {
+    // An async handler that holds its thread (as one that computes would): the two calls
+    // can only meet if the pipe runs them on two threads at once.
+    let alice = key("//Alice");
+    let axon_config = Config::new()
+        .with_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .with_port(0);
+    let axon = Axon::new(alice.clone(), axon_config);
+    let meeting = Arc::new(Meeting::default());
+    let m = meeting.clone();
+    let svc = native::Service::new(&axon, alice, native::Config::default())
+        .unwrap()
+        .with_tensor_route("Meet", move |_caller, call: TensorCall| {
+            let met = m.meet();
+            async move {
+                Ok(TensorReply {
+                    body: if met { call.body } else { "alone".into() },
+                    tensors: Vec::new(),
+                })
+            }
+        })
+        .unwrap();
+    let router = neuron_transport::grpc::add_service(axon.router(), svc.into_tonic());
+    let running = axon.serve_router(router).await.unwrap();
+    let mut c = client(&running).await;
+    let s = session(&mut c, &running, &key("//Bob")).await;
+    let (tx, mut replies) = open(&mut c, Some(&s)).await.unwrap();
+    for id in [1, 2] {
+        let mut call = slow(id, 0, 10.0);
+        call.synapse = "Meet".to_owned();
+        call.body = Bytes::from(format!("met {id}"));
+        tx.send(call).await.unwrap();
+    }
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let r = replies.message().await.unwrap().unwrap();
+        assert_eq!(r.status_code, 200, "{}", r.status_message);
+        bodies.push(String::from_utf8_lossy(&r.body).into_owned());
+    }
+    bodies.sort();
+    assert_eq!(bodies, ["met 1", "met 2"]);
+    drop(tx);
+    running.shutdown(Duration::from_secs(1)).await;
+}

@@ -4,7 +4,8 @@
 //! The session is checked once, when the pipe opens (the `x-neuron-session` metadata, or the
 //! first message's `session_id`); every call on the pipe then runs the same per-call
 //! pipeline as a unary `Call`, attributed to that session's hotkey. One task per pipe reads
-//! the requests, drives the calls (without a task per call) and queues the answers:
+//! the requests, starts each call as its own task (so the calls of one pipe use every core)
+//! and queues the answers:
 //!
 //! * at most [`Config::max_pipe_calls`](super::Config::max_pipe_calls) calls are read and
 //!   not yet sent back; while full the task stops reading, so HTTP/2 flow control stops the
@@ -141,6 +142,27 @@ impl Pipe {
         }
     }
 
+    /// [`serve`](Self::serve) as its own task, so that the calls of one pipe run on every
+    /// core (an async handler that computes would otherwise hold the pipe's task). The task
+    /// is aborted when the returned future is dropped (the pipe ended), as an inline call
+    /// would be.
+    fn spawn(&self, call: CallRequest) -> impl Future<Output = CallResponse> + Send + 'static {
+        let start = Instant::now();
+        let call_id = call.call_id;
+        let task = AbortOnDrop(tokio::spawn(self.serve(call)));
+        async move {
+            let mut task = task;
+            match (&mut task.0).await {
+                Ok(reply) => reply,
+                Err(_) => {
+                    let mut reply = pipeline::internal(start, "the call's task failed");
+                    reply.call_id = call_id;
+                    reply
+                }
+            }
+        }
+    }
+
     async fn run(
         self,
         mut inbound: Streaming<CallRequest>,
@@ -154,7 +176,7 @@ impl Pipe {
         let mut reading = true;
         let mut closing = self.inner.shared.closing.subscribe();
         if let Some(call) = first {
-            running.push(self.serve(call));
+            running.push(self.spawn(call));
         }
         let now = Instant::now();
         let left = expires.saturating_duration_since(now);
@@ -184,7 +206,7 @@ impl Pipe {
                 Some(reply) = running.next(), if !running.is_empty() => ready.push_back(reply),
                 message = inbound.next(), if reading && running.len() + ready.len() < limit => {
                     match message {
-                        Some(Ok(call)) => running.push(self.serve(call)),
+                        Some(Ok(call)) => running.push(self.spawn(call)),
                         // The client closed its side: answer what runs, then end.
                         None => reading = false,
                         // A broken stream: nothing more can be answered.
@@ -194,5 +216,14 @@ impl Pipe {
                 () = tx.closed() => return,
             }
         }
+    }
+}
+
+/// A spawned call, aborted if nobody waits for it any more.
+struct AbortOnDrop(tokio::task::JoinHandle<CallResponse>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
