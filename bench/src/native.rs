@@ -579,45 +579,68 @@ pub(crate) fn report(results: &NativeResults, http: &std::collections::BTreeMap<
     let vs_quic_mib = share_of(NativeCase::Mib1, |r| &r.quic);
     let kb64_rps = row(NativeCase::Kb64).map(|r| r.echo.rps());
     let mib = row(NativeCase::Mib1).map(|r| r.echo.rps());
-    let show_pct =
-        |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    let rate = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    // (target, value as printed, value, goal as printed, goal)
+    let targets = [
+        (
+            "native 1 KB @64 vs bare tonic (unary)",
+            pct(share),
+            share,
+            "≥ 80%",
+            0.8,
+        ),
+        // The same ratio against the pipelined bare echo: the ceiling of the transport
+        // pattern the native client now uses (no auth, no queue, no deadline, in order).
+        (
+            "native 1 KB @64 vs bare tonic pipe",
+            pct(vs_pipe),
+            vs_pipe,
+            "≥ 80%",
+            0.8,
+        ),
+        (
+            "native 1 KB @64 vs QUIC reference",
+            pct(vs_quic_kb64),
+            vs_quic_kb64,
+            "≥ 100%",
+            1.0,
+        ),
+        (
+            "native 1 MiB vs QUIC reference",
+            pct(vs_quic_mib),
+            vs_quic_mib,
+            "≥ 100%",
+            1.0,
+        ),
+        (
+            "native 1 KB @64, 100k req/s class",
+            rate(kb64_rps, 0),
+            kb64_rps,
+            "≥ 100000/s",
+            100_000.0,
+        ),
+        (
+            "native 1 MiB tensor, 1 in flight",
+            rate(mib, 1),
+            mib,
+            "≥ 600/s",
+            600.0,
+        ),
+    ];
     println!(
         "| target                                          | value      | goal          | verdict |"
     );
     println!(
         "|-------------------------------------------------|------------|---------------|---------|"
     );
-    println!(
-        "| native 1 KB @64 vs bare tonic (unary)           | {:>10} | ≥ 80%         | {:<7} |",
-        show_pct(share),
-        crate::verdict(share, 0.8)
-    );
-    // The same ratio against the pipelined bare echo: the ceiling of the transport pattern
-    // the native client now uses (no auth, no queue, no deadline, answered in order).
-    println!(
-        "| native 1 KB @64 vs bare tonic pipe              | {:>10} | ≥ 80%         | {:<7} |",
-        show_pct(vs_pipe),
-        crate::verdict(vs_pipe, 0.8)
-    );
-    println!(
-        "| native 1 KB @64 vs QUIC reference               | {:>10} | ≥ 100%        | {:<7} |",
-        show_pct(vs_quic_kb64),
-        crate::verdict(vs_quic_kb64, 1.0)
-    );
-    println!(
-        "| native 1 MiB vs QUIC reference                  | {:>10} | ≥ 100%        | {:<7} |",
-        show_pct(vs_quic_mib),
-        crate::verdict(vs_quic_mib, 1.0)
-    );
-    println!(
-        "| native 1 KB @64, 100k req/s class               | {:>10} | ≥ 100000/s    | {:<7} |",
-        kb64_rps.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0}")),
-        crate::verdict(kb64_rps, 100_000.0)
-    );
-    println!(
-        "| native 1 MiB tensor, 1 in flight                | {:>10} | ≥ 600/s       | {:<7} |",
-        mib.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}")),
-        crate::verdict(mib, 600.0)
-    );
+    for (name, shown, value, goal, target) in targets {
+        println!(
+            "| {name:<47} | {shown:>10} | {goal:<13} | {:<7} |",
+            crate::verdict(value, target)
+        );
+    }
     println!();
 }

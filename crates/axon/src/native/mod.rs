@@ -404,7 +404,7 @@ impl Native for Service {
         let auth = connection_auth(&request, &inner.config);
         let from_metadata = metadata_session(&request);
         let call = request.into_inner();
-        let session = inner.check_session(from_metadata, &call.session_id, start)?;
+        let (_, session) = inner.check_session(from_metadata, &call.session_id, start)?;
         if let Some(auth) = auth {
             auth.authenticate();
         }
@@ -428,21 +428,21 @@ impl Native for Service {
 }
 
 impl Inner {
-    /// The live session named by the call (its `session_id`, else the metadata); gRPC
-    /// `UNAUTHENTICATED` otherwise.
+    /// The live session named by the call (its `session_id`, else the metadata), with its
+    /// id; gRPC `UNAUTHENTICATED` otherwise.
     fn check_session(
         &self,
         from_metadata: Option<[u8; NONCE_LEN]>,
         in_message: &Bytes,
         now: Instant,
-    ) -> Result<Session, Status> {
+    ) -> Result<([u8; NONCE_LEN], Session), Status> {
         let id: Option<[u8; NONCE_LEN]> = if in_message.is_empty() {
             from_metadata
         } else {
             in_message.as_ref().try_into().ok()
         };
-        match id.and_then(|id| self.tables().session(&id, now)) {
-            Some(session) => Ok(session),
+        match id.and_then(|id| Some((id, self.tables().session(&id, now)?))) {
+            Some(found) => Ok(found),
             None => {
                 Counters::bump(&self.shared.counters.unauthorized);
                 let why = if in_message.is_empty() && id.is_none() {

@@ -64,7 +64,8 @@ pub(crate) async fn open(
     let mut inbound = request.into_inner();
     let (pipe_id, session, first) = match from_metadata {
         Some(id) => {
-            let session = inner.check_session(Some(id), &bytes::Bytes::new(), Instant::now())?;
+            let (id, session) =
+                inner.check_session(Some(id), &bytes::Bytes::new(), Instant::now())?;
             (id, session, None)
         }
         None => {
@@ -81,12 +82,7 @@ pub(crate) async fn open(
                         return Err(Status::unauthenticated("no session: handshake first"));
                     }
                 };
-            let session = inner.check_session(None, &first.session_id, Instant::now())?;
-            let id: [u8; NONCE_LEN] = first
-                .session_id
-                .as_ref()
-                .try_into()
-                .map_err(|_| Status::unauthenticated("unknown or expired session"))?;
+            let (id, session) = inner.check_session(None, &first.session_id, Instant::now())?;
             (id, session, Some(first))
         }
     };
