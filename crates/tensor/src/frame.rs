@@ -219,7 +219,7 @@ pub fn encode_header_into<B: FrameBuf>(dtype: Dtype, shape: &[usize], out: &mut 
 /// Writes the header; the caller has checked the rank (and may have reserved room).
 #[inline]
 fn write_header<B: FrameBuf>(out: &mut B, dtype: Dtype, rank: u8, shape: &[usize]) {
-    out.append(&[
+    let fixed = [
         MAGIC[0],
         MAGIC[1],
         MAGIC[2],
@@ -228,7 +228,8 @@ fn write_header<B: FrameBuf>(out: &mut B, dtype: Dtype, rank: u8, shape: &[usize
         dtype.code(),
         rank,
         0,
-    ]);
+    ];
+    out.append(&fixed);
     for &d in shape {
         out.append(&(d as u64).to_le_bytes());
     }
@@ -340,11 +341,13 @@ fn read_dim(bytes: &[u8]) -> usize {
 
 impl<'a> Dims<'a> {
     /// The rank (0 for a scalar).
+    #[inline]
     pub fn len(&self) -> usize {
         self.raw.len() / 8
     }
 
     /// Whether this is the shape of a 0-d scalar.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
@@ -356,6 +359,7 @@ impl<'a> Dims<'a> {
     }
 
     /// The dimensions, outermost first.
+    #[inline]
     pub fn iter(&self) -> DimsIter<'a> {
         DimsIter {
             chunks: self.raw.chunks_exact(8),
@@ -418,15 +422,18 @@ pub struct DimsIter<'a> {
 
 impl Iterator for DimsIter<'_> {
     type Item = usize;
+    #[inline]
     fn next(&mut self) -> Option<usize> {
         self.chunks.next().map(read_dim)
     }
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.chunks.size_hint()
     }
 }
 
 impl DoubleEndedIterator for DimsIter<'_> {
+    #[inline]
     fn next_back(&mut self) -> Option<usize> {
         self.chunks.next_back().map(read_dim)
     }
@@ -446,37 +453,44 @@ pub struct FrameView<'a> {
 
 impl<'a> FrameView<'a> {
     /// Element type.
+    #[inline]
     pub fn dtype(&self) -> Dtype {
         self.dtype
     }
 
     /// Dimensions, outermost first; empty for a 0-d scalar.
+    #[inline]
     pub fn shape(&self) -> Dims<'a> {
         self.dims
     }
 
     /// Number of dimensions.
+    #[inline]
     pub fn rank(&self) -> usize {
         self.dims.len()
     }
 
     /// Number of elements.
+    #[inline]
     pub fn numel(&self) -> usize {
         self.data.len() / self.dtype.size()
     }
 
     /// Little-endian element bytes, C order, exactly `numel * dtype.size()` long; a slice
     /// of the decoded buffer.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
 
     /// Length of the frame header (where the data starts in the frame).
+    #[inline]
     pub fn header_len(&self) -> usize {
         FIXED_HEADER_LEN + self.dims.raw.len()
     }
 
     /// Length of the whole frame.
+    #[inline]
     pub fn frame_len(&self) -> usize {
         self.header_len() + self.data.len()
     }
@@ -534,6 +548,25 @@ fn bad_frame(what: BadFrame) -> Error {
     })
 }
 
+/// The bytes of the fixed header that must hold constants (magic, version, flags), as a
+/// mask over the header read as a little-endian `u64`, and the constants themselves.
+const FIXED_MASK: u64 = u64::from_le_bytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF]);
+const FIXED_EXPECTED: u64 =
+    u64::from_le_bytes([MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], VERSION, 0, 0, 0]);
+
+/// The error for a fixed header whose magic, version or flags are wrong.
+#[cold]
+#[inline(never)]
+fn bad_fixed(fixed: &[u8; FIXED_HEADER_LEN]) -> Error {
+    if fixed[0..4] != MAGIC {
+        bad_frame(BadFrame::Magic)
+    } else if fixed[4] != VERSION {
+        bad_frame(BadFrame::Version(fixed[4]))
+    } else {
+        bad_frame(BadFrame::Flags(fixed[7]))
+    }
+}
+
 /// Parsed header: dtype, dims (borrowed), header length and data length.
 struct Header<'a> {
     dtype: Dtype,
@@ -551,17 +584,12 @@ fn parse_header<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Header<'a>>
     let Some(fixed) = buf.first_chunk::<FIXED_HEADER_LEN>() else {
         return Ok(None);
     };
-    if fixed[0..4] != MAGIC {
-        return Err(bad_frame(BadFrame::Magic));
-    }
-    if fixed[4] != VERSION {
-        return Err(bad_frame(BadFrame::Version(fixed[4])));
+    // Magic, version and flags checked with one compare; the error says which was wrong.
+    if u64::from_le_bytes(*fixed) & FIXED_MASK != FIXED_EXPECTED {
+        return Err(bad_fixed(fixed));
     }
     let dtype = Dtype::from_code(fixed[5])?;
     let rank = usize::from(fixed[6]);
-    if fixed[7] != 0 {
-        return Err(bad_frame(BadFrame::Flags(fixed[7])));
-    }
     limits.check_rank(rank)?;
     let len = header_len(rank);
     let Some(raw) = buf.get(FIXED_HEADER_LEN..len) else {
@@ -723,6 +751,40 @@ mod tests {
             decode_parts(&h, d, &l.with_max_bytes(15)),
             Err(Error::TooLarge { .. })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn each_wrong_fixed_byte_is_named_in_the_error() -> Result<()> {
+        let good = encode_wire(&WireTensor {
+            dtype: Dtype::U8,
+            shape: vec![2],
+            data: Bytes::from_static(&[1, 2]),
+        })?;
+        assert!(decode_view(&good, &Limits::DEFAULT).is_ok());
+        // every byte of the magic, the version and the flags; the dtype (5) and rank (6)
+        // bytes have their own checks
+        for (i, want) in [
+            (0, "bad magic"),
+            (1, "bad magic"),
+            (2, "bad magic"),
+            (3, "bad magic"),
+            (4, "unsupported version 2"),
+            (7, "reserved flags 0x01"),
+        ] {
+            let mut bad = good.to_vec();
+            bad[i] = bad[i].wrapping_add(1);
+            let e = decode_view(&bad, &Limits::DEFAULT)
+                .expect_err("a wrong fixed byte is refused")
+                .to_string();
+            assert!(e.contains(want), "byte {i}: {e}");
+            assert_eq!(
+                decode(Bytes::from(bad), &Limits::DEFAULT)
+                    .expect_err("decode refuses it too")
+                    .to_string(),
+                e
+            );
+        }
         Ok(())
     }
 

@@ -238,7 +238,8 @@ fn extend_le<T: bytemuck::Pod, B: FrameBuf + ?Sized>(out: &mut B, s: &[T]) {
 #[inline]
 pub(crate) fn with_storage_bytes<R>(tensor: &Tensor, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     let (storage, layout) = tensor.storage_and_layout();
-    let (start, end) = layout.contiguous_offsets()?;
+    let start = layout.start_offset();
+    let end = start.checked_add(c_contiguous_len(layout.dims(), layout.stride())?)?;
     let Storage::Cpu(cpu) = &*storage else {
         return None;
     };
@@ -255,6 +256,27 @@ pub(crate) fn with_storage_bytes<R>(tensor: &Tensor, f: impl FnOnce(&[u8]) -> R)
         _ => return None,
     };
     Some(f(bytes))
+}
+
+/// Element count of a C-contiguous layout, `None` when the strides are not C order.
+///
+/// The rule of candle's `Shape::is_contiguous` (a dimension of size 1 may have any stride),
+/// with the count computed in the same pass and checked for overflow; inlined because
+/// candle's `Layout::contiguous_offsets` is a call that makes two passes, a noticeable part
+/// of encoding a small tensor.
+#[inline(always)]
+fn c_contiguous_len(dims: &[usize], stride: &[usize]) -> Option<usize> {
+    if dims.len() != stride.len() {
+        return None;
+    }
+    let mut count: usize = 1;
+    for (&d, &s) in dims.iter().zip(stride).rev() {
+        if d > 1 && s != count {
+            return None;
+        }
+        count = count.checked_mul(d)?;
+    }
+    Some(count)
 }
 
 /// Appends the C-order little-endian element bytes of `tensor` to `out`, copying directly

@@ -73,6 +73,18 @@ fn non_contiguous_and_offset_tensors_encode_into_as_encode_does() {
         t.narrow(2, 1, 2).unwrap(),
         t.narrow(0, 1, 1).unwrap(),
         t.get(1).unwrap().get(2).unwrap().get(3).unwrap(),
+        // a stride of 0 on a dimension larger than 1: not contiguous
+        t.get(0)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap()
+            .broadcast_as((2, 3, 4))
+            .unwrap(),
+        // size-1 dimensions may carry any stride and are still contiguous
+        t.narrow(2, 3, 1).unwrap().transpose(1, 2).unwrap(),
+        t.narrow(1, 2, 1).unwrap().unsqueeze(3).unwrap(),
+        // an empty dimension
+        t.narrow(1, 0, 0).unwrap(),
     ];
     let mut buf = Vec::with_capacity(1024);
     for c in cases {
