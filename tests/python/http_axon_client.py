@@ -64,7 +64,10 @@ async def run(args: Dict[str, Any]) -> Dict[str, Any]:
     syn = await bob.call(target, Dummy(dummy_input=21), timeout=10.0, deserialize=False)
     results["dummy"] = outcome(syn, output=syn.dummy_output, input=syn.dummy_input)
 
-    meta = {"k": "v", "n": 1, "f": 1.5, "l": [1, "a"], "none": None, "nested": {"q": "it's"}}
+    # U+1FAE8 (Unicode 15.0) inside a container: this CPython's repr() escapes it, a 3.12
+    # would not, so the hash checks that the axon renders like the caller's Python.
+    meta = {"k": "v", "n": 1, "f": 1.5, "l": [1, "a"], "none": None, "nested": {"q": "it's"},
+            "new": ["face \U0001fae8"]}
     req = Hashed(text="héllo wörld \"quoted\" 'x'", numbers=[1, 2, 3, -7], ratio=1e-05, flag=True, meta=meta)
     syn = await bob.call(target, req, timeout=10.0, deserialize=False)
     results["hashed"] = outcome(

@@ -4,10 +4,13 @@
 //! * `venv`: create the Python venv used by the interop tests (`.venv/`).
 //! * `test`: create the venv if needed, then run the whole test suite.
 //! * `bench [--quick]`: build `neuron-bench` in release and run the HTTP-dialect benchmark.
+//! * `unicode [--check]`: regenerate the table of code points whose printability differs
+//!   between the CPython releases that run bittensor (needs CPython 3.10 to 3.13).
 
 mod bench;
 mod codegen;
 mod interop;
+mod unicode;
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +22,11 @@ fn main() -> anyhow::Result<()> {
         Some("codegen") => codegen::run(rest),
         Some("venv") => interop::venv(rest),
         Some("test") => interop::test(rest),
+        Some("unicode") => unicode::run(rest),
         _ => {
-            eprintln!("usage: cargo xtask <codegen [--check] | venv | test | bench [--quick]>");
+            eprintln!(
+                "usage: cargo xtask <codegen [--check] | venv | test | bench [--quick] | unicode [--check]>"
+            );
             std::process::exit(2);
         }
     }

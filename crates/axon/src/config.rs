@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use neuron_protocol::nonce::{self, NoncePolicy};
+use neuron_protocol::pystr::Unicode;
 
 /// Settings of an [`Axon`](crate::Axon).
 #[derive(Debug, Clone)]
@@ -45,6 +46,11 @@ pub struct Config {
     pub nonces: nonce::Config,
     /// Decoded public keys kept by the signature verifier.
     pub verifier_cache: usize,
+    /// The CPython release whose `repr()` rules the body hash is first checked with (and
+    /// the reply's hash follows when nothing says otherwise). A request whose hash matches
+    /// another supported release's rendering (only possible when its text holds recently
+    /// assigned characters) is accepted too, and its reply hashed the same way.
+    pub unicode: Unicode,
 }
 
 impl Config {
@@ -60,7 +66,8 @@ impl Config {
     ///   **300 s** whatever the header says;
     /// * nonces: [`NoncePolicy::Strict`] with its defaults
     ///   ([`neuron_protocol::nonce::Config::new`]);
-    /// * **4096** cached verifying keys.
+    /// * **4096** cached verifying keys;
+    /// * body hashes checked first as CPython 3.11 computes them ([`Unicode::DEFAULT`]).
     pub fn new() -> Self {
         Self {
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -80,7 +87,14 @@ impl Config {
             max_timeout: Duration::from_secs(300),
             nonces: nonce::Config::new(),
             verifier_cache: 4096,
+            unicode: Unicode::DEFAULT,
         }
+    }
+
+    /// Sets the CPython release whose body-hash rendering is tried first.
+    pub fn with_unicode(mut self, unicode: Unicode) -> Self {
+        self.unicode = unicode;
+        self
     }
 
     /// Sets the bind address.

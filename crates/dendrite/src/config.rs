@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use neuron_protocol::pystr::Unicode;
+
 /// The SDK version this dendrite announces by default: bittensor 10.5.0 as
 /// `major * 1_000_000 + minor * 1_000 + patch` (wire-modern §0).
 pub const DEFAULT_VERSION: u32 = 10_005_000;
@@ -21,11 +23,16 @@ pub struct Config {
     /// Version announced in `bt_header_dendrite_version`. At 7002000 or more the SDK axon
     /// applies its nonce freshness window (wire-modern §6).
     pub version: u32,
+    /// Whose `repr()` rules the body hash follows: the Unicode version of the CPython
+    /// release the axons run (the releases escape recently assigned characters
+    /// differently, see `neuron_protocol::pystr`). Default CPython 3.11 (Unicode 14.0).
+    pub unicode: Unicode,
 }
 
 impl Config {
     /// Defaults: 12 s timeout (the SDK's), 64 MiB response limit, the transport's default
-    /// pool limits, no advertised IP, version 10005000.
+    /// pool limits, no advertised IP, version 10005000, body hashes as CPython 3.11 computes
+    /// them.
     pub fn new() -> Self {
         Self {
             timeout: Duration::from_secs(12),
@@ -33,6 +40,7 @@ impl Config {
             client: neuron_transport::client::Config::new(),
             external_ip: None,
             version: DEFAULT_VERSION,
+            unicode: Unicode::DEFAULT,
         }
     }
 
@@ -57,6 +65,12 @@ impl Config {
     /// Sets the IP address advertised to axons.
     pub fn with_external_ip(mut self, ip: impl Into<String>) -> Self {
         self.external_ip = Some(ip.into());
+        self
+    }
+
+    /// Sets whose `repr()` rules the body hash follows (the axons' CPython release).
+    pub fn with_unicode(mut self, unicode: Unicode) -> Self {
+        self.unicode = unicode;
         self
     }
 

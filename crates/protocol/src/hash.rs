@@ -14,7 +14,7 @@ use std::fmt;
 use serde::ser::{self, Impossible, Serialize};
 use sha3::{Digest, Sha3_256};
 
-use crate::pystr::{self, PyStrError, Sink};
+use crate::pystr::{self, PyStrError, Sink, Unicode, Versioned};
 use crate::synapse::Synapse;
 
 /// SHA3-256 of the empty string: the body hash of a synapse without hash fields.
@@ -63,20 +63,81 @@ pub fn combine_field_hashes<'a>(hashes: impl IntoIterator<Item = &'a [u8; 32]>) 
 ///
 /// # Errors
 /// [`HashError::MissingField`] if a name is not a field of `fields`; a `Serialize` failure.
+///
+/// Strings are rendered as CPython 3.11 does ([`Unicode::DEFAULT`]); see [`body_hash_in`].
 pub fn body_hash<T: Serialize + ?Sized>(
     fields: &T,
     required_hash_fields: &[&str],
 ) -> Result<String, HashError> {
+    body_hash_in(fields, required_hash_fields, Unicode::DEFAULT)
+}
+
+/// [`body_hash`] as computed by a CPython whose Unicode version is `unicode`: the releases
+/// disagree on which characters `repr()` escapes (see [`crate::pystr`]), so a text with a
+/// recently assigned character hashes differently on CPython 3.11 and 3.12.
+///
+/// # Errors
+/// As [`body_hash`].
+pub fn body_hash_in<T: Serialize + ?Sized>(
+    fields: &T,
+    required_hash_fields: &[&str],
+    unicode: Unicode,
+) -> Result<String, HashError> {
+    Ok(body_hash_and_dependence(fields, required_hash_fields, unicode)?.0)
+}
+
+/// The body hash, and whether the hashed text held a character that CPython releases
+/// render differently (so that another [`Unicode`] could give another hash).
+fn body_hash_and_dependence<T: Serialize + ?Sized>(
+    fields: &T,
+    required_hash_fields: &[&str],
+    unicode: Unicode,
+) -> Result<(String, bool), HashError> {
     if required_hash_fields.is_empty() {
-        return Ok(EMPTY_BODY_HASH.to_owned());
+        return Ok((EMPTY_BODY_HASH.to_owned(), false));
     }
     let mut hashes = Collect {
         names: required_hash_fields,
         found: vec![None; required_hash_fields.len()],
+        unicode,
+        dependent: false,
     };
     fields.serialize(Capture { on: &mut hashes })?;
+    let dependent = hashes.dependent;
     let hashes = collect_all(hashes.found, required_hash_fields)?;
-    Ok(combine_field_hashes(hashes.iter()))
+    Ok((combine_field_hashes(hashes.iter()), dependent))
+}
+
+/// Which CPython release's rendering gives the `claimed` body hash: `preferred` first,
+/// then, only when the hashed text holds a character that the releases render differently,
+/// the other versions of [`Unicode`] (at most five renderings, one in the common case).
+/// `None` when none matches.
+///
+/// A verifier uses this so that a caller on any supported CPython release is accepted: the
+/// hash protects the body's integrity under the signature, and every candidate is a
+/// rendering of the very body received.
+///
+/// # Errors
+/// As [`body_hash`].
+pub fn match_body_hash<T: Serialize + ?Sized>(
+    fields: &T,
+    required_hash_fields: &[&str],
+    claimed: &str,
+    preferred: Unicode,
+) -> Result<Option<Unicode>, HashError> {
+    let (hash, dependent) = body_hash_and_dependence(fields, required_hash_fields, preferred)?;
+    if hash == claimed {
+        return Ok(Some(preferred));
+    }
+    if !dependent {
+        return Ok(None);
+    }
+    for unicode in Unicode::ALL.into_iter().filter(|&u| u != preferred) {
+        if body_hash_in(fields, required_hash_fields, unicode)? == claimed {
+            return Ok(Some(unicode));
+        }
+    }
+    Ok(None)
 }
 
 /// [`body_hash`] of a synapse's own fields over its `T::REQUIRED_HASH_FIELDS`.
@@ -85,6 +146,26 @@ pub fn body_hash<T: Serialize + ?Sized>(
 /// If `T::REQUIRED_HASH_FIELDS` names a field that `T` does not serialize.
 pub fn synapse_body_hash<T: Synapse>(fields: &T) -> Result<String, HashError> {
     body_hash(fields, T::REQUIRED_HASH_FIELDS)
+}
+
+/// [`body_hash_in`] of a synapse's own fields over its `T::REQUIRED_HASH_FIELDS`.
+///
+/// # Errors
+/// As [`synapse_body_hash`].
+pub fn synapse_body_hash_in<T: Synapse>(fields: &T, unicode: Unicode) -> Result<String, HashError> {
+    body_hash_in(fields, T::REQUIRED_HASH_FIELDS, unicode)
+}
+
+/// [`match_body_hash`] of a synapse's own fields over its `T::REQUIRED_HASH_FIELDS`.
+///
+/// # Errors
+/// As [`synapse_body_hash`].
+pub fn match_synapse_body_hash<T: Synapse>(
+    fields: &T,
+    claimed: &str,
+    preferred: Unicode,
+) -> Result<Option<Unicode>, HashError> {
+    match_body_hash(fields, T::REQUIRED_HASH_FIELDS, claimed, preferred)
 }
 
 /// The Python `str()` of each hashed field, in `required_hash_fields` order: what
@@ -99,6 +180,8 @@ pub fn hashed_field_strs<T: Serialize + ?Sized>(
     let mut strs = Collect {
         names: required_hash_fields,
         found: vec![None; required_hash_fields.len()],
+        unicode: Unicode::DEFAULT,
+        dependent: false,
     };
     fields.serialize(Capture { on: &mut strs })?;
     let strs = collect_all(strs.found, required_hash_fields)?;
@@ -133,24 +216,35 @@ trait OnField {
 struct Collect<'n, R> {
     names: &'n [&'n str],
     found: Vec<Option<R>>,
+    /// Whose `repr()` rules the text follows.
+    unicode: Unicode,
+    /// Some field held a character that CPython releases render differently.
+    dependent: bool,
 }
 
-/// A per-field result: the field's hash, or its Python text.
+/// A per-field result: the field's hash, or its Python text; and whether the text held a
+/// character that CPython releases render differently.
 trait Render: Sized + Clone {
-    fn render<V: Serialize + ?Sized>(v: &V) -> Result<Self, PyStrError>;
+    fn render<V: Serialize + ?Sized>(v: &V, unicode: Unicode) -> Result<(Self, bool), PyStrError>;
 }
 
 impl Render for [u8; 32] {
-    fn render<V: Serialize + ?Sized>(v: &V) -> Result<Self, PyStrError> {
-        let mut sink = HashSink(Sha3_256::new());
+    fn render<V: Serialize + ?Sized>(v: &V, unicode: Unicode) -> Result<(Self, bool), PyStrError> {
+        let mut hasher = HashSink(Sha3_256::new());
+        let mut sink = Versioned::new(&mut hasher, unicode);
         pystr::write_python_str(&mut sink, v)?;
-        Ok(sink.0.finalize().into())
+        let dependent = sink.dependent;
+        Ok((hasher.0.finalize().into(), dependent))
     }
 }
 
 impl Render for String {
-    fn render<V: Serialize + ?Sized>(v: &V) -> Result<Self, PyStrError> {
-        pystr::python_str(v)
+    fn render<V: Serialize + ?Sized>(v: &V, unicode: Unicode) -> Result<(Self, bool), PyStrError> {
+        let mut out = String::new();
+        let mut sink = Versioned::new(&mut out, unicode);
+        pystr::write_python_str(&mut sink, v)?;
+        let dependent = sink.dependent;
+        Ok((out, dependent))
     }
 }
 
@@ -163,7 +257,11 @@ impl<R: Render> OnField for Collect<'_, R> {
             }
             let r = match &rendered {
                 Some(r) => r.clone(),
-                None => rendered.insert(R::render(v)?).clone(),
+                None => {
+                    let (r, dependent) = R::render(v, self.unicode)?;
+                    self.dependent |= dependent;
+                    rendered.insert(r).clone()
+                }
             };
             self.found[i] = Some(r);
         }

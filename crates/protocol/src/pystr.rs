@@ -23,15 +23,148 @@
 //! | unit variant | `str` | the variant name, as serde_json writes it |
 //! | other variants | `dict` | `{'Variant': value}`, as serde_json writes them |
 //!
-//! Non-printable characters are decided with the Unicode tables of the
-//! `unicode-general-category` crate (Unicode 16). CPython 3.11 uses Unicode 14, so a code
-//! point assigned in Unicode 15 or 16 is printed literally here but escaped by 3.11 (and
-//! CPython releases differ among themselves in the same way).
+//! Which characters `repr()` escapes depends on the Unicode version compiled into the
+//! CPython that renders the text: a character assigned in Unicode 15 is printed literally by
+//! CPython 3.12 and escaped as `\U0001fae8` by 3.11, so the SDK's body hash of the same
+//! text differs between Python releases. [`Unicode`] names the versions of the CPython
+//! releases bittensor 10.5 supports (3.10 to 3.14); the `*_in` functions render for one of
+//! them and the others use [`Unicode::DEFAULT`] (CPython 3.11). The differences between the
+//! versions come from a generated table (`cargo xtask unicode`, from the real interpreters);
+//! everything else from the `unicode-general-category` crate (Unicode 16.0).
 
 use std::fmt::{self, Write as _};
 
 use serde::ser::{self, Serialize};
 use unicode_general_category::{GeneralCategory, get_general_category};
+
+#[path = "generated/unicode_versions.rs"]
+mod unicode_versions;
+
+/// The Unicode version of a CPython release, which decides what `str.isprintable()` (and
+/// so `repr()`) says of characters assigned in later versions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unicode {
+    /// Unicode 13.0: CPython 3.10.
+    V13_0,
+    /// Unicode 14.0: CPython 3.11, the default.
+    #[default]
+    V14_0,
+    /// Unicode 15.0: CPython 3.12.
+    V15_0,
+    /// Unicode 15.1: CPython 3.13.
+    V15_1,
+    /// Unicode 16.0: CPython 3.14.
+    V16_0,
+}
+
+impl Unicode {
+    /// Every version, oldest first (the bit order of the generated table).
+    pub const ALL: [Unicode; 5] = [
+        Unicode::V13_0,
+        Unicode::V14_0,
+        Unicode::V15_0,
+        Unicode::V15_1,
+        Unicode::V16_0,
+    ];
+
+    /// What the renderer uses unless told otherwise: CPython 3.11's Unicode 14.0.
+    pub const DEFAULT: Unicode = Unicode::V14_0;
+
+    /// The version of CPython `3.minor` (3.10 to 3.14), `None` for others.
+    pub const fn of_python(minor: u32) -> Option<Unicode> {
+        Some(match minor {
+            10 => Unicode::V13_0,
+            11 => Unicode::V14_0,
+            12 => Unicode::V15_0,
+            13 => Unicode::V15_1,
+            14 => Unicode::V16_0,
+            _ => return None,
+        })
+    }
+
+    /// Parses `unicodedata.unidata_version` (`"14.0.0"`) or a short form (`"14.0"`).
+    pub fn from_version(v: &str) -> Option<Unicode> {
+        let v = v
+            .strip_suffix(".0")
+            .filter(|s| s.contains('.'))
+            .unwrap_or(v);
+        Unicode::ALL.into_iter().find(|u| u.as_str() == v)
+    }
+
+    /// The version as `"14.0"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Unicode::V13_0 => "13.0",
+            Unicode::V14_0 => "14.0",
+            Unicode::V15_0 => "15.0",
+            Unicode::V15_1 => "15.1",
+            Unicode::V16_0 => "16.0",
+        }
+    }
+
+    /// The CPython release that ships this version, as `"3.11"`.
+    pub const fn python(self) -> &'static str {
+        match self {
+            Unicode::V13_0 => "3.10",
+            Unicode::V14_0 => "3.11",
+            Unicode::V15_0 => "3.12",
+            Unicode::V15_1 => "3.13",
+            Unicode::V16_0 => "3.14",
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Unicode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Unicode {} (CPython {})", self.as_str(), self.python())
+    }
+}
+
+impl std::str::FromStr for Unicode {
+    type Err = String;
+    /// Accepts a Unicode version (`"15.1"`, `"15.1.0"`) or a CPython release (`"3.13"`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let python = s
+            .strip_prefix("3.")
+            .and_then(|m| m.parse().ok())
+            .and_then(Unicode::of_python);
+        python.or_else(|| Unicode::from_version(s)).ok_or_else(|| {
+            format!("unknown Unicode version or CPython release {s:?} (13.0 to 16.0, 3.10 to 3.14)")
+        })
+    }
+}
+
+/// The versions in which `c` is printable, when that differs between the versions of
+/// [`Unicode`]; `None` when every version agrees with [`is_printable`].
+fn versioned_printable(c: char) -> Option<u8> {
+    let table = unicode_versions::VERSIONED_PRINTABLE;
+    let cp = c as u32;
+    let i = table.partition_point(|&(_, last, _)| last < cp);
+    table
+        .get(i)
+        .filter(|&&(first, _, _)| first <= cp)
+        .map(|&(_, _, mask)| mask)
+}
+
+/// Whether CPython's answer for `c` depends on its Unicode version.
+pub fn is_version_dependent(c: char) -> bool {
+    !c.is_ascii() && versioned_printable(c).is_some()
+}
+
+/// Python `str.isprintable()` for one character in a CPython with Unicode version `u`.
+pub fn is_printable_in(c: char, u: Unicode) -> bool {
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    match versioned_printable(c) {
+        Some(mask) => mask & u.bit() != 0,
+        None => is_printable(c),
+    }
+}
 
 /// Why a value could not be rendered as Python text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,9 +198,30 @@ pub fn python_str<T: Serialize + ?Sized>(v: &T) -> Result<String, PyStrError> {
 /// # Errors
 /// Only if `v`'s `Serialize` implementation fails.
 pub fn python_repr<T: Serialize + ?Sized>(v: &T) -> Result<String, PyStrError> {
+    python_repr_in(v, Unicode::DEFAULT)
+}
+
+/// [`python_str`] as a CPython with Unicode version `unicode` writes it.
+///
+/// # Errors
+/// Only if `v`'s `Serialize` implementation fails.
+pub fn python_str_in<T: Serialize + ?Sized>(v: &T, unicode: Unicode) -> Result<String, PyStrError> {
+    let mut out = String::new();
+    write_python_str(&mut Versioned::new(&mut out, unicode), v)?;
+    Ok(out)
+}
+
+/// [`python_repr`] as a CPython with Unicode version `unicode` writes it.
+///
+/// # Errors
+/// Only if `v`'s `Serialize` implementation fails.
+pub fn python_repr_in<T: Serialize + ?Sized>(
+    v: &T,
+    unicode: Unicode,
+) -> Result<String, PyStrError> {
     let mut out = String::new();
     v.serialize(PyStrSerializer {
-        out: &mut out,
+        out: &mut Versioned::new(&mut out, unicode),
         top: false,
     })?;
     Ok(out)
@@ -99,9 +253,51 @@ pub(crate) fn write_python_str<W: Sink, T: Serialize + ?Sized>(
 pub(crate) trait Sink: fmt::Write {
     /// Skip producing text and only reject non-finite floats.
     const CHECK_ONLY: bool = false;
+    /// The Unicode version whose printability rules the text follows.
+    fn unicode(&self) -> Unicode {
+        Unicode::DEFAULT
+    }
+    /// Called when a string held a character that CPython releases escape differently.
+    fn saw_version_dependent(&mut self) {}
 }
 
 impl Sink for String {}
+
+/// A [`Sink`] that renders for a chosen Unicode version and records whether the text held
+/// a character whose rendering depends on it.
+pub(crate) struct Versioned<'a, W> {
+    inner: &'a mut W,
+    unicode: Unicode,
+    /// A character whose rendering depends on the Unicode version was seen.
+    pub(crate) dependent: bool,
+}
+
+impl<'a, W> Versioned<'a, W> {
+    pub(crate) fn new(inner: &'a mut W, unicode: Unicode) -> Self {
+        Versioned {
+            inner,
+            unicode,
+            dependent: false,
+        }
+    }
+}
+
+impl<W: fmt::Write> fmt::Write for Versioned<'_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.inner.write_str(s)
+    }
+}
+
+impl<W: Sink> Sink for Versioned<'_, W> {
+    const CHECK_ONLY: bool = W::CHECK_ONLY;
+    fn unicode(&self) -> Unicode {
+        self.unicode
+    }
+    fn saw_version_dependent(&mut self) {
+        self.dependent = true;
+    }
+}
 
 /// A [`Sink`] that discards text: used by [`ensure_finite`].
 struct FiniteCheck;
@@ -248,6 +444,13 @@ pub fn str_repr(s: &str) -> String {
     out
 }
 
+/// [`str_repr`] as a CPython with Unicode version `unicode` writes it.
+pub fn str_repr_in(s: &str, unicode: Unicode) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_str_repr(&mut Versioned::new(&mut out, unicode), s);
+    out
+}
+
 /// Python `repr(bytes)`: `b'..'` with `\xNN` for bytes outside printable ASCII.
 pub fn bytes_repr(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len() + 3);
@@ -255,8 +458,9 @@ pub fn bytes_repr(b: &[u8]) -> String {
     out
 }
 
-/// Python `str.isprintable()` for one character: false for categories Cc, Cf, Cs, Co, Cn,
-/// Zl, Zp and Zs, except the ASCII space.
+/// Python `str.isprintable()` for one character under Unicode 16.0 (CPython 3.14): false
+/// for categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs, except the ASCII space. See
+/// [`is_printable_in`] for the other CPython releases.
 pub fn is_printable(c: char) -> bool {
     if c.is_ascii() {
         return (' '..='~').contains(&c);
@@ -319,7 +523,14 @@ fn write_str_repr<W: Sink>(out: &mut W, s: &str) {
             break;
         };
         let len = c.len_utf8();
-        if !is_printable(c) {
+        let printable = match versioned_printable(c) {
+            Some(mask) => {
+                out.saw_version_dependent();
+                mask & out.unicode().bit() != 0
+            }
+            None => is_printable(c),
+        };
+        if !printable {
             put(out, &s[start..i]);
             let cp = c as u32;
             let _ = match cp {
@@ -705,6 +916,49 @@ mod tie_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_versioned_table_is_sorted_and_its_latest_bit_is_the_crate_tables() {
+        let table = unicode_versions::VERSIONED_PRINTABLE;
+        for w in table.windows(2) {
+            assert!(w[0].1 < w[1].0, "overlap or disorder at U+{:04X}", w[1].0);
+        }
+        for &(first, last, mask) in table {
+            assert!(first <= last && mask != 0 && mask != 0b11111);
+            for c in (first..=last).filter_map(char::from_u32) {
+                assert_eq!(mask & Unicode::V16_0.bit() != 0, is_printable(c), "{c:?}");
+                assert!(is_version_dependent(c));
+            }
+        }
+    }
+
+    #[test]
+    fn a_character_from_unicode_15_is_escaped_before_cpython_3_12() {
+        // U+1FAE8 SHAKING FACE, assigned in Unicode 15.0
+        let s = "hi \u{1fae8}";
+        assert_eq!(str_repr_in(s, Unicode::V14_0), "'hi \\U0001fae8'");
+        assert_eq!(str_repr_in(s, Unicode::V13_0), "'hi \\U0001fae8'");
+        assert_eq!(str_repr_in(s, Unicode::V15_0), "'hi \u{1fae8}'");
+        assert_eq!(str_repr_in(s, Unicode::V16_0), "'hi \u{1fae8}'");
+        assert_eq!(str_repr(s), str_repr_in(s, Unicode::DEFAULT));
+        // an emoji every version knows is not version dependent
+        assert!(!is_version_dependent('\u{1f600}'));
+        assert!(is_version_dependent('\u{1fae8}'));
+    }
+
+    #[test]
+    fn unicode_versions_parse_from_versions_and_python_releases() {
+        assert_eq!("3.12".parse(), Ok(Unicode::V15_0));
+        assert_eq!("15.1.0".parse(), Ok(Unicode::V15_1));
+        assert_eq!("16.0".parse(), Ok(Unicode::V16_0));
+        assert_eq!(Unicode::from_version("13.0.0"), Some(Unicode::V13_0));
+        assert!("3.9".parse::<Unicode>().is_err());
+        assert!("12.1".parse::<Unicode>().is_err());
+        for u in Unicode::ALL {
+            assert_eq!(u.as_str().parse(), Ok(u));
+            assert_eq!(u.python().parse(), Ok(u));
+        }
+    }
 
     #[test]
     fn floats_follow_python_repr() {

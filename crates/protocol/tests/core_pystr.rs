@@ -7,7 +7,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use neuron_protocol::pystr::{float_repr, is_printable, python_repr, python_str, str_repr};
+use neuron_protocol::pystr::{
+    Unicode, float_repr, is_printable_in, is_version_dependent, python_repr, python_str,
+    python_str_in, str_repr, str_repr_in,
+};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("core_pyrepr.json");
@@ -143,6 +146,29 @@ impl Rng {
         char::from_u32(cp as u32).unwrap_or('\u{fffd}')
     }
 
+    /// A character whose `repr()` differs between CPython releases (found by rejection
+    /// among the planes where recent Unicode versions assigned characters).
+    fn versioned_char(&mut self) -> char {
+        loop {
+            let cp = match self.below(3) {
+                0 => 0x0600 + self.below(0x1_0000 - 0x0600),
+                1 => 0x1_0000 + self.below(0x2_0000),
+                _ => 0x2_0000 + self.below(0x1_0000),
+            };
+            if let Some(c) = char::from_u32(cp as u32).filter(|&c| is_version_dependent(c)) {
+                return c;
+            }
+        }
+    }
+
+    /// A short string with one character whose rendering depends on the CPython release.
+    fn versioned_string(&mut self) -> String {
+        let mut s = self.string();
+        let at = s.char_indices().map(|(i, _)| i).nth(self.below(4) as usize);
+        s.insert(at.unwrap_or(s.len()), self.versioned_char());
+        s
+    }
+
     fn string(&mut self) -> String {
         let len = self.below(12);
         (0..len).map(|_| self.char()).collect()
@@ -182,6 +208,33 @@ fn ranges_of(v: &Value) -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// Other CPython releases bittensor supports (3.10 to 3.14), from pyenv's versions
+/// directory: compared too when present, so that every [`Unicode`] flavour is checked
+/// against its real interpreter on machines that have them.
+fn other_cpythons() -> Vec<PathBuf> {
+    let Some(root) = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))
+    else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(root.join("versions")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let minor: u32 = name.strip_prefix("3.")?.split('.').next()?.parse().ok()?;
+            Unicode::of_python(minor)?;
+            let python = e.path().join("bin/python3");
+            python.exists().then_some((name, python))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
 #[test]
 fn live_cpython_agrees_on_random_inputs() {
     let Some(python) = find_python() else {
@@ -189,10 +242,31 @@ fn live_cpython_agrees_on_random_inputs() {
             "no Python interpreter found for the live CPython comparison: run `cargo xtask venv`"
         );
     };
+    let mut seen = vec![compare_with_cpython(&python)];
+    for other in other_cpythons() {
+        let unicode = compare_with_cpython(&other);
+        if !seen.contains(&unicode) {
+            seen.push(unicode);
+        }
+    }
+    eprintln!(
+        "compared with CPython for {}",
+        seen.iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// Random floats, strings and nested values rendered by `python` and by us for its Unicode
+/// version, byte for byte; and `str.isprintable()` for every code point. Returns the
+/// interpreter's Unicode version.
+fn compare_with_cpython(python: &PathBuf) -> Unicode {
     let mut rng = Rng(0x5eed);
     let floats: Vec<f64> = (0..4000).map(|_| rng.float()).collect();
     let mut strings: Vec<String> = (0..1500).map(|_| rng.string()).collect();
     strings.extend((0..500).map(|_| rng.long_string()));
+    strings.extend((0..300).map(|_| rng.versioned_string()));
     let values: Vec<Value> = (0..300)
         .map(|i| match i % 3 {
             0 => json!([
@@ -204,7 +278,10 @@ fn live_cpython_agrees_on_random_inputs() {
             ]),
             1 => {
                 let mut inner = serde_json::Map::new();
-                inner.insert(rng.string(), json!([rng.float_finite(), rng.string()]));
+                inner.insert(
+                    rng.string(),
+                    json!([rng.float_finite(), rng.versioned_string()]),
+                );
                 let mut outer = serde_json::Map::new();
                 outer.insert(rng.string(), Value::Object(inner));
                 Value::Object(outer)
@@ -218,10 +295,18 @@ fn live_cpython_agrees_on_random_inputs() {
         "values": values,
         "printable": true,
     });
-    let answer = ask_python(&python, &request);
+    let answer = ask_python(python, &request);
+    let version = answer["unicode"].as_str().expect("unicode version");
+    let unicode = Unicode::from_version(version).unwrap_or_else(|| {
+        panic!(
+            "{} has Unicode {version}, not in `Unicode`",
+            python.display()
+        )
+    });
     eprintln!(
-        "comparing with CPython {} (Unicode {})",
-        answer["python"], answer["unicode"]
+        "comparing with CPython {} at {} ({unicode})",
+        answer["python"],
+        python.display()
     );
 
     for (x, want) in floats
@@ -236,39 +321,44 @@ fn live_cpython_agrees_on_random_inputs() {
         );
     }
 
+    // Every code point, no exceptions: the generated table covers the differences.
     let printable = ranges_of(&answer["printable"]);
-    let unassigned = ranges_of(&answer["unassigned"]);
-    // A mismatch is acceptable only for code points this CPython's Unicode does not know.
-    let newer = |c: char| in_ranges(&unassigned, c as u32) && is_printable(c);
-    let mut newer_seen = 0usize;
     for cp in (0..0x11_0000u32).filter_map(char::from_u32) {
-        if is_printable(cp) != in_ranges(&printable, cp as u32) {
-            assert!(newer(cp), "isprintable differs for U+{:04X}", cp as u32);
-            newer_seen += 1;
-        }
+        assert_eq!(
+            is_printable_in(cp, unicode),
+            in_ranges(&printable, cp as u32),
+            "isprintable of U+{:04X} under {unicode}",
+            cp as u32
+        );
     }
-    eprintln!("{newer_seen} code points assigned after CPython's Unicode version print literally");
 
+    let mut dependent = 0usize;
     for (s, want) in strings
         .iter()
         .zip(answer["strings"].as_array().expect("strings"))
     {
-        let want = want.as_str().expect("repr");
-        if s.chars().any(newer) {
-            continue;
-        }
-        assert_eq!(str_repr(s), want, "repr of {s:?}");
+        dependent += usize::from(s.chars().any(is_version_dependent));
+        assert_eq!(
+            str_repr_in(s, unicode),
+            want.as_str().expect("repr"),
+            "repr of {s:?}"
+        );
     }
+    assert!(
+        dependent >= 300,
+        "only {dependent} strings exercise the versioned table"
+    );
     for (v, want) in values
         .iter()
         .zip(answer["values"].as_array().expect("values"))
     {
-        let want = want.as_str().expect("str");
-        if v.to_string().chars().any(newer) {
-            continue;
-        }
-        assert_eq!(python_str(v).expect("str"), want, "str of {v}");
+        assert_eq!(
+            python_str_in(v, unicode).expect("str"),
+            want.as_str().expect("str"),
+            "str of {v}"
+        );
     }
+    unicode
 }
 
 impl Rng {
@@ -280,4 +370,42 @@ impl Rng {
             }
         }
     }
+}
+
+#[test]
+fn a_body_hash_from_any_cpython_release_is_matched_and_named() {
+    use neuron_protocol::hash::{body_hash, body_hash_in, match_body_hash};
+    // U+1FAE8 (Unicode 15.0) in a list: escaped by 3.10/3.11, literal from 3.12 on
+    let fields = json!({"messages": ["hi \u{1fae8}", "plain"], "n": 3});
+    let names = ["messages", "n"];
+    let old = body_hash_in(&fields, &names, Unicode::V14_0).expect("hash");
+    let new = body_hash_in(&fields, &names, Unicode::V15_0).expect("hash");
+    assert_ne!(old, new);
+    assert_eq!(body_hash(&fields, &names).expect("hash"), old);
+    assert_eq!(
+        body_hash_in(&fields, &names, Unicode::V13_0).expect("hash"),
+        old
+    );
+    assert_eq!(
+        body_hash_in(&fields, &names, Unicode::V16_0).expect("hash"),
+        new
+    );
+    let matched = |claimed: &str, preferred| {
+        match_body_hash(&fields, &names, claimed, preferred).expect("match")
+    };
+    assert_eq!(matched(&old, Unicode::V14_0), Some(Unicode::V14_0));
+    assert_eq!(matched(&new, Unicode::V14_0), Some(Unicode::V15_0));
+    assert_eq!(matched(&new, Unicode::V16_0), Some(Unicode::V16_0));
+    assert_eq!(matched(&old, Unicode::V16_0), Some(Unicode::V13_0));
+    assert_eq!(matched(&"0".repeat(64), Unicode::V14_0), None);
+    // a body without such characters has one hash for every release
+    let plain = json!({"messages": ["hi \u{1f600}"], "n": 3});
+    let h = body_hash(&plain, &names).expect("hash");
+    for u in Unicode::ALL {
+        assert_eq!(body_hash_in(&plain, &names, u).expect("hash"), h);
+    }
+    assert_eq!(
+        match_body_hash(&plain, &names, &"0".repeat(64), Unicode::V14_0).expect("match"),
+        None
+    );
 }

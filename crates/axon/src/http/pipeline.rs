@@ -13,6 +13,7 @@ use futures::StreamExt;
 use neuron_protocol::hash;
 use neuron_protocol::headers::{self, HeaderSynapse};
 use neuron_protocol::nonce::NonceInput;
+use neuron_protocol::pystr::Unicode;
 use neuron_protocol::signing;
 use neuron_protocol::status;
 use neuron_protocol::synapse::{Synapse, SynapseMessage};
@@ -247,12 +248,18 @@ pub(crate) async fn run<T: Synapse>(
         }
     };
 
-    // Body hash recomputed from the typed body, compared with the signed header value.
-    let computed = hash::synapse_body_hash(&message.fields).unwrap_or_default();
-    if computed.is_empty() || header.computed_body_hash.as_deref() != Some(computed.as_str()) {
-        Counters::bump(&ctx.counters().bad_requests);
-        return ctx.internal(Some(&header), "body hash mismatch");
-    }
+    // Body hash recomputed from the typed body, compared with the signed header value: as
+    // the configured CPython release renders it, else (only for text holding characters the
+    // releases render differently) as another supported release does.
+    let claimed = header.computed_body_hash.as_deref().unwrap_or_default();
+    let preferred = ctx.shared.config.unicode;
+    let unicode = match hash::match_synapse_body_hash(&message.fields, claimed, preferred) {
+        Ok(Some(unicode)) if !claimed.is_empty() => unicode,
+        _ => {
+            Counters::bump(&ctx.counters().bad_requests);
+            return ctx.internal(Some(&header), "body hash mismatch");
+        }
+    };
 
     // Queue by priority, then the handler, both within the deadline.
     let priority = route.priority_of(&caller, &message.fields);
@@ -268,6 +275,7 @@ pub(crate) async fn run<T: Synapse>(
 
     let envelope = Envelope {
         header,
+        unicode,
         echo: (message.timeout, message.total_size, message.header_size),
         large: bytes.len() >= LARGE_BODY,
     };
@@ -296,7 +304,7 @@ pub(crate) async fn run<T: Synapse>(
         Forward::Stream(f) => {
             // The head (with the bt headers) goes out before the first chunk (spec §12).
             let message = envelope.message(&ctx, fields, status::OK, status::SUCCESS);
-            let head = headers::to_headers(&message);
+            let head = reply_headers(&message, envelope.unicode);
             let stream = f(caller, message.fields);
             return streaming(&ctx, &head, stream, permit, deadline);
         }
@@ -319,6 +327,9 @@ pub(crate) async fn run<T: Synapse>(
 /// What the response needs from the request besides the handler's output.
 struct Envelope {
     header: HeaderSynapse,
+    /// The CPython release whose rendering the request's body hash matched; the reply's
+    /// hash is computed the same way.
+    unicode: Unicode,
     /// The body's `timeout`, `total_size` and `header_size`, echoed back.
     echo: (Option<f64>, Option<i64>, Option<i64>),
     /// The request body was large (so the reply probably is too).
@@ -364,7 +375,7 @@ fn success<T: Synapse>(ctx: &Ctx, envelope: &Envelope, fields: T) -> Response {
     let (body, head) = if envelope.large {
         std::thread::scope(|scope| {
             let json = scope.spawn(|| message.to_json_vec().map_err(|e| e.to_string()));
-            let head = headers::to_headers(&message);
+            let head = reply_headers(&message, envelope.unicode);
             let body = json
                 .join()
                 .unwrap_or_else(|_| Err("reply JSON panicked".to_owned()));
@@ -372,7 +383,7 @@ fn success<T: Synapse>(ctx: &Ctx, envelope: &Envelope, fields: T) -> Response {
         })
     } else {
         let body = message.to_json_vec().map_err(|e| e.to_string());
-        (body, headers::to_headers(&message))
+        (body, reply_headers(&message, envelope.unicode))
     };
     let body = match body {
         Ok(b) => b,
@@ -383,6 +394,16 @@ fn success<T: Synapse>(ctx: &Ctx, envelope: &Envelope, fields: T) -> Response {
     reply::append_synapse_headers(&mut response, &head);
     reply::set_status_headers(&mut response, status::OK, status::SUCCESS);
     response
+}
+
+/// The reply's synapse headers, its body hash rendered for `unicode` (empty if the hash
+/// cannot be computed, as [`headers::to_headers`] does).
+fn reply_headers<T: Synapse>(
+    message: &SynapseMessage<T>,
+    unicode: Unicode,
+) -> Vec<headers::Header> {
+    let hash = hash::synapse_body_hash_in(&message.fields, unicode).unwrap_or_default();
+    headers::to_headers_with_hash(message, &hash)
 }
 
 fn streaming(

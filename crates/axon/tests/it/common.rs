@@ -70,6 +70,18 @@ impl Req {
         )
     }
 
+    /// [`Req::signed`] with the body hash a CPython of Unicode version `unicode` computes.
+    pub fn signed_as<T: Synapse + Serialize>(
+        signer: &Keypair,
+        axon_hotkey: &str,
+        fields: &T,
+        unicode: neuron_protocol::pystr::Unicode,
+    ) -> Req {
+        let body_hash = hash::synapse_body_hash_in(fields, unicode).unwrap();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        Self::signed_with_hash(signer, axon_hotkey, fields, now_ns(), &uuid, body_hash)
+    }
+
     pub fn signed_with<T: Synapse + Serialize>(
         signer: &Keypair,
         axon_hotkey: &str,
@@ -78,6 +90,17 @@ impl Req {
         uuid: &str,
     ) -> Req {
         let body_hash = hash::synapse_body_hash(fields).unwrap();
+        Self::signed_with_hash(signer, axon_hotkey, fields, nonce, uuid, body_hash)
+    }
+
+    fn signed_with_hash<T: Synapse + Serialize>(
+        signer: &Keypair,
+        axon_hotkey: &str,
+        fields: &T,
+        nonce: u64,
+        uuid: &str,
+        body_hash: String,
+    ) -> Req {
         let message =
             signing::http_request_message(nonce, signer.ss58(), axon_hotkey, uuid, &body_hash);
         let signature = signer.sign(message.as_bytes()).to_hex();

@@ -120,6 +120,40 @@ async fn ok_hashed_and_tensor_echo() {
     );
 }
 
+/// A caller on any supported CPython release is accepted when its text holds characters the
+/// releases render differently, and the reply's hash is rendered the way the caller's was.
+#[tokio::test]
+async fn the_callers_cpython_release_is_matched_and_the_reply_hashed_like_it() {
+    use neuron_protocol::pystr::Unicode;
+    let axon = axon().await;
+    let mut fields = hashed_request();
+    // U+1FAE8 (Unicode 15.0) inside a list: escaped by CPython 3.10 and 3.11 only
+    fields
+        .meta
+        .insert("new".into(), serde_json::json!(["face \u{1fae8}"]));
+    let mut reply_hashes = Vec::new();
+    for unicode in Unicode::ALL {
+        let req = Req::signed_as(&bob(), axon.hotkey(), &fields, unicode);
+        let resp = send(axon.local_addr(), &req).await;
+        assert_eq!(resp.status, 200, "{unicode}: {:?}", resp.body);
+        let reply: Hashed = serde_json::from_value(resp.json()).unwrap();
+        assert_eq!(reply.output.as_deref(), Some("héllo wörld|6|0.1|True|6"));
+        let want = neuron_protocol::hash::synapse_body_hash_in(&reply, unicode).unwrap();
+        assert_eq!(resp.header("computed_body_hash"), Some(want.as_str()));
+        reply_hashes.push(want);
+    }
+    // two renderings: before and after Unicode 15.0
+    assert_eq!(reply_hashes[0], reply_hashes[1]);
+    assert_ne!(reply_hashes[1], reply_hashes[2]);
+    assert_eq!(reply_hashes[2], reply_hashes[4]);
+    // a hash that no release's rendering gives is still refused
+    let wrong = Req::signed(&bob(), axon.hotkey(), &hashed_request());
+    let wrong = wrong.json_edit(|body| {
+        body.insert("text".into(), "changed \u{1fae8}".into());
+    });
+    assert_eq!(send(axon.local_addr(), &wrong).await.status, 500);
+}
+
 #[tokio::test]
 async fn ok_stream() {
     let axon = axon().await;

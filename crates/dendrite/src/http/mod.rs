@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use neuron_protocol::pystr::Unicode;
 use neuron_protocol::status::{self, DendriteFailure};
 use neuron_protocol::synapse::Synapse;
 use tokio::time::Instant;
@@ -48,7 +49,7 @@ impl Dendrite {
     ) -> Response<T> {
         let start = Instant::now();
         let timeout = self.timeout_or_default(timeout.into());
-        let shared = prepare(synapse);
+        let shared = prepare(synapse, self.config().unicode);
         self.run(&shared, axon, timeout, start).await
     }
 
@@ -68,7 +69,7 @@ impl Dendrite {
     {
         let start = Instant::now();
         let timeout = self.timeout_or_default(timeout.into());
-        let shared = prepare(synapse);
+        let shared = prepare(synapse, self.config().unicode);
         let calls = targets.into_iter().map(|target| {
             let target: Target = target.into();
             let shared = shared.clone();
@@ -105,7 +106,7 @@ impl Dendrite {
     {
         let start = Instant::now();
         let timeout = self.timeout_or_default(timeout.into());
-        let shared = prepare(synapse);
+        let shared = prepare(synapse, self.config().unicode);
         targets
             .into_iter()
             .enumerate()
@@ -146,7 +147,7 @@ impl Dendrite {
         let start = Instant::now();
         let timeout = self.timeout_or_default(timeout.into());
         let targets: Vec<Target> = targets.into_iter().map(Into::into).collect();
-        let shared = prepare(synapse);
+        let shared = prepare(synapse, self.config().unicode);
         let mut slots: Vec<Option<Response<T>>> = targets.iter().map(|_| None).collect();
         {
             let mut running = targets
@@ -264,9 +265,9 @@ impl Dendrite {
     }
 }
 
-fn prepare<T: Synapse>(synapse: T) -> Shared<T> {
+fn prepare<T: Synapse>(synapse: T, unicode: Unicode) -> Shared<T> {
     let fields = Arc::new(synapse);
-    Arc::new(Prepared::new(fields.clone()).map_err(|failure| (failure, fields)))
+    Arc::new(Prepared::new(fields.clone(), unicode).map_err(|failure| (failure, fields)))
 }
 
 fn unsent<T: Synapse>(shared: &Shared<T>, axon: &AxonInfo, timeout: Duration) -> Local<T> {

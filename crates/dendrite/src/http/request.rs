@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use neuron_protocol::pystr::Unicode;
 use neuron_protocol::pystr::float_repr as py_float_repr;
 use neuron_protocol::synapse::{Synapse, SynapseMessage, to_python_json};
 use neuron_protocol::terminal::TerminalInfo;
@@ -61,10 +62,12 @@ impl<T: Synapse> Local<T> {
 }
 
 impl<T: Synapse> Prepared<T> {
-    /// Hashes and serializes `synapse` once.
-    pub(crate) fn new(synapse: Arc<T>) -> Result<Self, Failure> {
-        let body_hash = neuron_protocol::hash::body_hash(&*synapse, T::REQUIRED_HASH_FIELDS)
-            .map_err(|e| Failure::Request(e.to_string()))?;
+    /// Hashes and serializes `synapse` once; strings in the hash render as a CPython with
+    /// Unicode version `unicode` renders them.
+    pub(crate) fn new(synapse: Arc<T>, unicode: Unicode) -> Result<Self, Failure> {
+        let body_hash =
+            neuron_protocol::hash::body_hash_in(&*synapse, T::REQUIRED_HASH_FIELDS, unicode)
+                .map_err(|e| Failure::Request(e.to_string()))?;
         let body_hash_header =
             HeaderValue::from_str(&body_hash).map_err(|e| Failure::Request(e.to_string()))?;
         let fields_json = object_members(&*synapse)?;

@@ -64,7 +64,11 @@ impl Dendrite {
             deadline: start + timeout,
             timeout,
         };
-        let state = State::Start(self.clone(), prepare(synapse), axon.clone());
+        let state = State::Start(
+            self.clone(),
+            prepare(synapse, self.config().unicode),
+            axon.clone(),
+        );
         futures::stream::unfold((state, call), |(state, call)| async move {
             let (event, next) = step(state, &call).await?;
             Some((event, (next, call)))

@@ -141,6 +141,36 @@ async fn hashed_every_json_type() {
     assert_eq!(serde_json::Value::Object(f.meta.clone()), want);
 }
 
+/// U+1FAE8 (Unicode 15.0) inside a hashed container: the SDK axon's CPython 3.11 escapes
+/// it in `repr()`, so only a dendrite hashing as 3.11 does (the default) is accepted; one
+/// told the axons run CPython 3.12 computes another hash, which this axon refuses.
+#[tokio::test]
+async fn a_character_newer_than_the_axons_unicode_hashes_as_its_python_does() {
+    let synapse = || Hashed {
+        text: "plain".into(),
+        numbers: vec![1],
+        ratio: 0.5,
+        flag: false,
+        meta: json!({"new": ["face \u{1fae8}"]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    let r = dendrite("//Bob").call(&alice_axon(), synapse(), T).await;
+    assert_eq!(r.status_code(), Some(200), "{:?}", r.status_message());
+    let want = json!({"new": ["face \u{1fae8}"], "seen": true});
+    assert_eq!(serde_json::Value::Object(r.fields().meta.clone()), want);
+
+    let as_312 = Dendrite::new(
+        Keypair::from_uri("//Bob").unwrap(),
+        Config::new()
+            .with_external_ip("127.0.0.1")
+            .with_unicode(neuron_protocol::pystr::Unicode::V15_0),
+    );
+    let r = as_312.call(&alice_axon(), synapse(), T).await;
+    assert_ne!(r.status_code(), Some(200), "{:?}", r.status_message());
+}
+
 #[tokio::test]
 async fn tensor_is_doubled() {
     let synapse = TensorEcho {
