@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::http::{self, Endpoint};
 use crate::metrics::{Counters, Snapshot};
 use crate::queue::Scheduler;
+use crate::ratelimit::RateLimiter;
 use crate::route::{Attach, Forward, HandlerResult, TypedRoute};
 
 /// Why an axon could not start.
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) nonces: Mutex<NonceVerifier>,
     pub(crate) verifier: VerifierCache,
     pub(crate) counters: Arc<Counters>,
+    /// Per-hotkey token buckets, when [`Config::rate_limit`] is set.
+    pub(crate) rate_limiter: Option<RateLimiter>,
     /// The address written into `axon.ip`/`axon.port`, known once bound.
     pub(crate) advertised: OnceLock<SocketAddr>,
     /// Set when the axon shuts down (or `native::Service::close_pipes` is called): open
@@ -58,6 +61,19 @@ impl Shared {
                 self.config.external_port.unwrap_or(self.config.port),
             )
         })
+    }
+
+    /// Takes a token from `hotkey`'s bucket: `Err` with the wait until the next one when
+    /// the caller is over [`Config::rate_limit`] (counted as rate limited).
+    pub(crate) fn check_rate(&self, hotkey: &str) -> Result<(), std::time::Duration> {
+        let Some(limiter) = &self.rate_limiter else {
+            return Ok(());
+        };
+        limiter
+            .check(hotkey, std::time::Instant::now())
+            .inspect_err(|_| {
+                Counters::bump(&self.counters.rate_limited);
+            })
     }
 
     pub(crate) fn lock_nonces(&self) -> std::sync::MutexGuard<'_, NonceVerifier> {
@@ -108,6 +124,7 @@ impl Axon {
             nonces: Mutex::new(NonceVerifier::new(config.nonces.clone())),
             verifier: VerifierCache::new(config.verifier_cache),
             counters: Arc::new(Counters::default()),
+            rate_limiter: config.rate_limit.map(RateLimiter::new),
             advertised: OnceLock::new(),
             closing: tokio::sync::watch::Sender::new(false),
             config,

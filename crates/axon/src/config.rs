@@ -6,6 +6,8 @@ use std::time::Duration;
 use neuron_protocol::nonce::{self, NoncePolicy};
 use neuron_protocol::pystr::Unicode;
 
+use crate::ratelimit::RateLimit;
+
 /// Settings of an [`Axon`](crate::Axon).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -51,6 +53,10 @@ pub struct Config {
     /// another supported release's rendering (only possible when its text holds recently
     /// assigned characters) is accepted too, and its reply hashed the same way.
     pub unicode: Unicode,
+    /// Per-hotkey rate limit on the verified caller (HTTP and native dialects): `None`
+    /// (the default) for none; over the limit, HTTP answers 429 with `retry-after` before
+    /// reading the body, the native dialect status 429.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Config {
@@ -67,7 +73,8 @@ impl Config {
     /// * nonces: [`NoncePolicy::Strict`] with its defaults
     ///   ([`neuron_protocol::nonce::Config::new`]);
     /// * **4096** cached verifying keys;
-    /// * body hashes checked first as CPython 3.11 computes them ([`Unicode::DEFAULT`]).
+    /// * body hashes checked first as CPython 3.11 computes them ([`Unicode::DEFAULT`]);
+    /// * no per-hotkey rate limit.
     pub fn new() -> Self {
         Self {
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -88,7 +95,14 @@ impl Config {
             nonces: nonce::Config::new(),
             verifier_cache: 4096,
             unicode: Unicode::DEFAULT,
+            rate_limit: None,
         }
+    }
+
+    /// Sets (or, with `None`, removes) the per-hotkey rate limit.
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
     }
 
     /// Sets the CPython release whose body-hash rendering is tried first.

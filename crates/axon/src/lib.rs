@@ -29,10 +29,12 @@ mod http;
 pub mod metrics;
 pub mod native;
 pub mod queue;
+mod ratelimit;
 mod route;
 
 pub use axon::{Axon, Error, Running};
 pub use caller::Caller;
 pub use config::Config;
 pub use metrics::{Counters, Snapshot};
+pub use ratelimit::{RateLimit, RateLimiter};
 pub use route::{Attach, HandlerError, HandlerResult};

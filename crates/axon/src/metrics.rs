@@ -13,6 +13,8 @@ pub struct Counters {
     pub unauthorized: AtomicU64,
     /// Requests refused by the blacklist hook (403).
     pub blacklisted: AtomicU64,
+    /// Requests refused by the per-hotkey rate limit (429).
+    pub rate_limited: AtomicU64,
     /// Requests whose handler (or queue wait) ran out of time (408).
     pub timeouts: AtomicU64,
     /// Requests refused because the queue was full (503).
@@ -34,6 +36,8 @@ pub struct Snapshot {
     pub unauthorized: u64,
     /// See [`Counters::blacklisted`].
     pub blacklisted: u64,
+    /// See [`Counters::rate_limited`].
+    pub rate_limited: u64,
     /// See [`Counters::timeouts`].
     pub timeouts: u64,
     /// See [`Counters::shed`].
@@ -58,6 +62,7 @@ impl Counters {
             ok: get(&self.ok),
             unauthorized: get(&self.unauthorized),
             blacklisted: get(&self.blacklisted),
+            rate_limited: get(&self.rate_limited),
             timeouts: get(&self.timeouts),
             shed: get(&self.shed),
             bad_requests: get(&self.bad_requests),

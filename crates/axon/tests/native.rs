@@ -319,6 +319,75 @@ async fn blacklist_applies_to_the_session_hotkey() {
 }
 
 #[tokio::test]
+async fn the_per_hotkey_rate_limit_covers_synapse_and_tensor_routes() {
+    let alice = key("//Alice");
+    let config = Config::new()
+        .with_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .with_port(0)
+        .with_rate_limit(Some(neuron_axon::RateLimit::new(0.001, 2)));
+    let mut axon = Axon::new(alice.clone(), config);
+    let _ = axon.attach::<Dummy, _, _>(|_caller, d| async move { Ok(d) });
+    let svc = native::Service::new(&axon, alice, native::Config::default())
+        .unwrap()
+        .with_tensor_route("Echo", |_caller, call: TensorCall| async move {
+            Ok(TensorReply {
+                body: call.body,
+                tensors: call.tensors,
+            })
+        })
+        .unwrap();
+    let router = neuron_transport::grpc::add_service(axon.router(), svc.into_tonic());
+    let running = axon.serve_router(router).await.unwrap();
+    let mut c = client(&running).await;
+    let session = |k: &Keypair| hello(k, running.hotkey(), k);
+    let bob = key("//Bob");
+    let bob_session = c
+        .handshake(session(&bob))
+        .await
+        .unwrap()
+        .into_inner()
+        .session_id;
+    let mut statuses = Vec::new();
+    for i in 0..2 {
+        let out = c
+            .call(dummy_call(&bob_session, i))
+            .await
+            .unwrap()
+            .into_inner();
+        statuses.push(out.status_code);
+    }
+    let out = c
+        .call(tensor_call(&bob_session, "Echo", vec![f32_frame(&[1.0])]))
+        .await
+        .unwrap()
+        .into_inner();
+    statuses.push(out.status_code);
+    assert_eq!(out.status_message, "Rate limit exceeded");
+    let out = c
+        .call(dummy_call(&bob_session, 9))
+        .await
+        .unwrap()
+        .into_inner();
+    statuses.push(out.status_code);
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    // Dave has his own budget, on either kind of route
+    let dave = key("//Dave");
+    let dave_session = c
+        .handshake(session(&dave))
+        .await
+        .unwrap()
+        .into_inner()
+        .session_id;
+    let out = c
+        .call(tensor_call(&dave_session, "Echo", vec![f32_frame(&[1.0])]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.status_code, 200, "{}", out.status_message);
+    assert_eq!(running.counters().rate_limited, 2);
+}
+
+#[tokio::test]
 async fn tensor_routes_get_raw_frames_and_answer_frames() {
     let (running, _svc) = start_with(native::Config::default()).await;
     let mut c = client(&running).await;

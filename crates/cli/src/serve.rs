@@ -41,6 +41,14 @@ pub struct ServeArgs {
     /// limit) [default: 1024].
     #[arg(long = "axon.max_connections_per_ip", value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
+    /// Requests per second one verified hotkey may make over HTTP and the native dialect;
+    /// more get 429 (0: no limit) [default: no limit].
+    #[arg(long = "axon.rate_limit", value_name = "PER_SECOND", value_parser = per_second)]
+    pub rate_limit: Option<f64>,
+    /// Requests one hotkey may make at once under `--axon.rate_limit` [default: the rate
+    /// rounded up].
+    #[arg(long = "axon.rate_burst", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: Option<u32>,
     /// Nonce policy of the HTTP dialect [default: strict].
     #[arg(long = "nonce-policy", visible_alias = "axon.nonce_policy", value_enum)]
     pub nonce_policy: Option<NoncePolicyArg>,
@@ -82,6 +90,12 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_connections_per_ip {
             config.axon.max_connections_per_ip = Some(n);
+        }
+        if let Some(rate) = self.rate_limit {
+            config.axon.rate_limit = Some(rate);
+        }
+        if let Some(n) = self.rate_burst {
+            config.axon.rate_burst = Some(n);
         }
         match self.nonce_policy {
             Some(NoncePolicyArg::Sdk) => {
@@ -133,6 +147,16 @@ pub fn attach_examples(axon: &mut Axon, blacklist: Arc<HashSet<String>>, delay: 
 }
 
 /// Runs the server until a signal arrives, then shuts down gracefully.
+/// A rate in requests per second: a finite number, 0 or more.
+fn per_second(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "expected requests per second, 0 or more, got {s:?}"
+        )),
+    }
+}
+
 pub async fn run(args: &ServeArgs, mut config: NeuronConfig) -> anyhow::Result<()> {
     args.apply(&mut config);
     let grace = Duration::from_secs_f64(args.grace.max(0.0));

@@ -118,6 +118,27 @@ fn blacklisted_hotkey_gets_403() {
 }
 
 #[test]
+fn the_per_hotkey_rate_limit_answers_429() {
+    let mut served = serve(&["--axon.rate_limit", "0.001", "--axon.rate_burst", "1"]);
+    let (ok, _, err) = query(served.port, "Dummy", r#"{"dummy_input": 1}"#);
+    assert!(ok, "{err}");
+    let (ok, out, err) = query(served.port, "Dummy", r#"{"dummy_input": 2}"#);
+    assert!(!ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dendrite"]["status_code"], 429, "{out} {err}");
+    terminate(&served.child);
+    assert!(served.child.wait().unwrap().success());
+    // a rate that is not a number of requests per second is refused up front
+    let out = Command::new(env!("CARGO_BIN_EXE_neuron"))
+        .args(["serve", "--port", "0", "--wallet.uri", "//Alice"])
+        .args(["--axon.rate_limit=-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requests per second"));
+}
+
+#[test]
 fn sigterm_during_load_finishes_in_flight_and_exits_zero() {
     let mut served = serve(&["--handler-delay-ms", "700"]);
     let port = served.port;

@@ -98,6 +98,12 @@ pub struct AxonSection {
     pub max_connections_per_ip: Option<usize>,
     /// `axon.nonce_policy`: `strict` or `sdk`.
     pub nonce_policy: NoncePolicy,
+    /// `axon.rate_limit`: requests per second one verified hotkey may make, sustained
+    /// (default: no limit; `0` removes it). Over it: HTTP 429 with `retry-after`.
+    pub rate_limit: Option<f64>,
+    /// `axon.rate_burst`: requests one hotkey may make at once (default: the per-second
+    /// rate rounded up, at least 1).
+    pub rate_burst: Option<u32>,
 }
 
 impl Default for AxonSection {
@@ -110,6 +116,8 @@ impl Default for AxonSection {
             max_workers: None,
             max_connections_per_ip: None,
             nonce_policy: NoncePolicy::Strict,
+            rate_limit: None,
+            rate_burst: None,
         }
     }
 }
@@ -216,6 +224,8 @@ pub const KEYS: &[&str] = &[
     "axon.max_workers",
     "axon.max_connections_per_ip",
     "axon.nonce_policy",
+    "axon.rate_limit",
+    "axon.rate_burst",
     "wallet.name",
     "wallet.hotkey",
     "wallet.path",
@@ -345,6 +355,30 @@ impl NeuronConfig {
             }
             "axon.max_connections_per_ip" => {
                 self.axon.max_connections_per_ip = Some(parse(key, value, source)?);
+            }
+            "axon.rate_limit" => {
+                let rate: f64 = parse(key, value, source)?;
+                if !(rate.is_finite() && rate >= 0.0) {
+                    return Err(ConfigError::BadValue {
+                        key: key.into(),
+                        value: value.into(),
+                        source_name: source.into(),
+                        reason: "expected requests per second, 0 or more".into(),
+                    });
+                }
+                self.axon.rate_limit = Some(rate);
+            }
+            "axon.rate_burst" => {
+                let n: u32 = parse(key, value, source)?;
+                if n == 0 {
+                    return Err(ConfigError::BadValue {
+                        key: key.into(),
+                        value: value.into(),
+                        source_name: source.into(),
+                        reason: "must be at least 1".into(),
+                    });
+                }
+                self.axon.rate_burst = Some(n);
             }
             "axon.nonce_policy" => {
                 self.axon.nonce_policy = match value.trim().to_ascii_lowercase().as_str() {

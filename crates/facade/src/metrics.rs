@@ -4,7 +4,7 @@
 //!
 //! | name | what |
 //! |---|---|
-//! | `neuron_axon_requests{outcome}` | HTTP and native axon requests by outcome (`ok`, `unauthorized`, `blacklisted`, `timeout`, `shed`, `bad_request`, `handler_error`) |
+//! | `neuron_axon_requests{outcome}` | HTTP and native axon requests by outcome (`ok`, `unauthorized`, `blacklisted`, `rate_limited`, `timeout`, `shed`, `bad_request`, `handler_error`) |
 //! | `neuron_axon_received` | every request that reached a synapse route |
 //! | `neuron_dendrite_calls{dialect,synapse,status}` | HTTP and native dendrite calls made through [`crate::Neuron`] |
 //! | `neuron_dendrite_latency_seconds{dialect}` | their latency |
@@ -157,6 +157,7 @@ impl Collector for AxonCollector {
             ("ok", s.ok),
             ("unauthorized", s.unauthorized),
             ("blacklisted", s.blacklisted),
+            ("rate_limited", s.rate_limited),
             ("timeout", s.timeouts),
             ("shed", s.shed),
             ("bad_request", s.bad_requests),

@@ -116,6 +116,12 @@ pub fn axon_config(config: &NeuronConfig) -> neuron_axon::Config {
     if config.axon.nonce_policy == NoncePolicy::Sdk {
         c = c.with_sdk_nonces();
     }
+    if let Some(rate) = config.axon.rate_limit.filter(|r| *r > 0.0) {
+        // The rate rounded up, as a whole number of requests (saturating for huge rates).
+        let default_burst = rate.ceil().min(f64::from(u32::MAX)) as u32;
+        let burst = config.axon.rate_burst.unwrap_or(default_burst).max(1);
+        c = c.with_rate_limit(Some(neuron_axon::RateLimit::new(rate, burst)));
+    }
     c
 }
 

@@ -129,6 +129,27 @@ async fn missing_keyfile_is_a_clear_error() {
 }
 
 #[test]
+fn the_per_hotkey_rate_limit_comes_from_the_configuration() {
+    let mut c = NeuronConfig::new();
+    assert_eq!(neuron::axon_config(&c).rate_limit, None);
+    c.set("axon.rate_limit", "2.5").unwrap();
+    let limit = neuron::axon_config(&c).rate_limit.unwrap();
+    assert_eq!((limit.per_second, limit.burst), (2.5, 3));
+    c.set("axon.rate_burst", "10").unwrap();
+    assert_eq!(neuron::axon_config(&c).rate_limit.unwrap().burst, 10);
+    c.set("axon.rate_limit", "0").unwrap();
+    assert_eq!(neuron::axon_config(&c).rate_limit, None);
+    for (key, bad) in [
+        ("axon.rate_limit", "-1"),
+        ("axon.rate_limit", "inf"),
+        ("axon.rate_limit", "fast"),
+        ("axon.rate_burst", "0"),
+    ] {
+        assert!(c.set(key, bad).is_err(), "{key}={bad}");
+    }
+}
+
+#[test]
 fn the_per_address_connection_limit_comes_from_the_configuration() {
     let mut c = NeuronConfig::new();
     assert_eq!(neuron::axon_config(&c).max_connections_per_ip, Some(1024));

@@ -25,6 +25,7 @@ use crate::http::body::{self, BodyError};
 use crate::http::reply;
 use crate::metrics::Counters;
 use crate::queue::QueueFull;
+use crate::ratelimit::RATE_LIMITED;
 use crate::route::{Forward, HandlerError, TypedRoute};
 
 /// One request on its way through the pipeline.
@@ -200,6 +201,13 @@ pub(crate) async fn run<T: Synapse>(
         Counters::bump(&ctx.counters().blacklisted);
         let message = status::blacklisted(&reason);
         return ctx.error_with(&header, status::FORBIDDEN, &message);
+    }
+
+    // Per-hotkey rate limit, before the body is read.
+    if let Err(wait) = ctx.shared.check_rate(&caller.hotkey) {
+        let mut response = ctx.error_with(&header, status::TOO_MANY_REQUESTS, RATE_LIMITED);
+        reply::set_retry_after(&mut response, wait);
+        return response;
     }
 
     let timeout = config.deadline_for(header.timeout);

@@ -78,6 +78,14 @@ fn is_lower_token(s: &str) -> bool {
         })
 }
 
+/// `retry-after` in whole seconds, rounded up (at least 1).
+pub(crate) fn set_retry_after(response: &mut Response, wait: std::time::Duration) {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+}
+
 /// The status headers the SDK client reads (lowercase, spec §8.2).
 pub(crate) fn set_status_headers(response: &mut Response, status: u16, message: &str) {
     let headers = response.headers_mut();

@@ -502,6 +502,9 @@ async fn route_call(
     Counters::bump(&inner.shared.counters.requests);
     let timeout = (call.timeout > 0.0).then_some(call.timeout);
     if let Some(handler) = inner.tensor_routes.get(call.synapse.as_str()) {
+        if inner.shared.check_rate(&caller.hotkey).is_err() {
+            return pipeline::rate_limited(start);
+        }
         let limits = neuron_tensor::Limits::default();
         let tensors = match tensor::decode_frames(call.tensors, inner.config.max_tensors, &limits) {
             Ok(t) => t,

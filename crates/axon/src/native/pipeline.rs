@@ -53,6 +53,15 @@ pub(crate) fn endpoint<T: Synapse>(route: TypedRoute<T>) -> Arc<dyn Endpoint> {
 }
 
 /// A reply without a body.
+/// The reply to a caller over the per-hotkey rate limit.
+pub(crate) fn rate_limited(start: Instant) -> CallResponse {
+    error(
+        start,
+        status::TOO_MANY_REQUESTS,
+        crate::ratelimit::RATE_LIMITED,
+    )
+}
+
 pub(crate) fn error(start: Instant, code: u16, message: impl Into<String>) -> CallResponse {
     CallResponse {
         status_code: u32::from(code),
@@ -99,6 +108,9 @@ async fn run<T: Synapse>(
     if let Err(reason) = route.check_blacklist(&caller) {
         Counters::bump(&counters.blacklisted);
         return error(start, status::FORBIDDEN, status::blacklisted(&reason));
+    }
+    if shared.check_rate(&caller.hotkey).is_err() {
+        return rate_limited(start);
     }
     let message: SynapseMessage<T> = match serde_json::from_slice(&body) {
         Ok(m) => m,

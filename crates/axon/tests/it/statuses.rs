@@ -281,6 +281,47 @@ async fn forbidden_uses_the_verified_hotkey() {
 }
 
 #[tokio::test]
+async fn too_many_requests_per_verified_hotkey_before_the_body_is_read() {
+    use neuron_axon::RateLimit;
+    // 2 at once, then one per 1000 s: the third call inside the test is over the limit
+    let axon = start(
+        config().with_rate_limit(Some(RateLimit::new(0.001, 2))),
+        attach_examples,
+    )
+    .await;
+    let alice = axon.hotkey().to_owned();
+    for _ in 0..2 {
+        let req = Req::signed(&bob(), &alice, &Dummy::new(1));
+        assert_eq!(status_of(&axon, &req).await.0, 200);
+    }
+    // over the limit: 429 with retry-after, even with a body that would be refused (it is
+    // never read)
+    let req = Req::signed(&bob(), &alice, &Dummy::new(1)).body("not json");
+    let resp = send(axon.local_addr(), &req).await;
+    assert_eq!(resp.status, 429, "{:?}", resp.body);
+    assert_eq!(resp.header("bt_header_axon_status_code"), Some("429"));
+    assert_eq!(
+        resp.header("bt_header_axon_status_message"),
+        Some("Rate limit exceeded")
+    );
+    let retry: u64 = resp.header("retry-after").unwrap().parse().unwrap();
+    assert!((900..=1000).contains(&retry), "retry-after {retry}");
+    // another verified caller has its own budget
+    let dave = neuron_wallet::Keypair::from_uri("//Dave").unwrap();
+    let req = Req::signed(&dave, &alice, &Dummy::new(1));
+    assert_eq!(status_of(&axon, &req).await.0, 200);
+    // a forged claim to be Dave is refused by verification and spends nothing of his
+    let forged = Req::signed(&bob(), &alice, &Dummy::new(1))
+        .header("bt_header_dendrite_hotkey", dave.ss58());
+    assert_eq!(status_of(&axon, &forged).await.0, 401);
+    let req = Req::signed(&dave, &alice, &Dummy::new(1));
+    assert_eq!(status_of(&axon, &req).await.0, 200);
+    let counters = axon.counters();
+    assert_eq!(counters.rate_limited, 1);
+    assert_eq!(counters.ok, 4);
+}
+
+#[tokio::test]
 async fn not_found_and_method_not_allowed() {
     let axon = axon().await;
     let req = Req::signed(&bob(), axon.hotkey(), &Dummy::new(1));
