@@ -41,8 +41,8 @@ pub struct ServeArgs {
     /// limit) [default: 1024].
     #[arg(long = "axon.max_connections_per_ip", value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
-    /// Requests per second one verified hotkey may make over HTTP and the native dialect;
-    /// more get 429 (0: no limit) [default: no limit].
+    /// Requests per second one verified hotkey may make; more get 429 over HTTP and the
+    /// native dialect, Backoff over legacy gRPC (0: no limit) [default: no limit].
     #[arg(long = "axon.rate_limit", value_name = "PER_SECOND", value_parser = per_second)]
     pub rate_limit: Option<f64>,
     /// Requests one hotkey may make at once under `--axon.rate_limit` [default: the rate
@@ -160,6 +160,8 @@ fn per_second(s: &str) -> Result<f64, String> {
 pub async fn run(args: &ServeArgs, mut config: NeuronConfig) -> anyhow::Result<()> {
     args.apply(&mut config);
     let grace = Duration::from_secs_f64(args.grace.max(0.0));
+    // The per-hotkey rate limit covers the legacy gRPC dialect too.
+    let rate_limit = neuron::axon_config(&config).rate_limit;
     let mut builder = Neuron::from_config(config)?;
     let keypair = builder.keypair().clone();
     let blacklist: Arc<HashSet<String>> = Arc::new(args.blacklist.iter().cloned().collect());
@@ -169,8 +171,12 @@ pub async fn run(args: &ServeArgs, mut config: NeuronConfig) -> anyhow::Result<(
         Duration::from_millis(args.handler_delay_ms),
     );
     let model = Arc::new(TinyLm::new(args.model_seed).context("building the model")?);
+    let mut legacy = crate::model::legacy_service(keypair, model, blacklist);
+    if let Some(limit) = rate_limit {
+        legacy = legacy.with_rate_limit(limit);
+    }
     let neuron = builder
-        .legacy(crate::model::legacy_service(keypair, model, blacklist))
+        .legacy(legacy)
         .start()
         .await
         .context("starting the neuron")?;

@@ -126,6 +126,32 @@ fn the_per_hotkey_rate_limit_answers_429() {
     assert!(!ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["dendrite"]["status_code"], 429, "{out} {err}");
+    // the legacy gRPC service has the same limit (its own buckets): Backoff the second time
+    let grpc = |text: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_neuron"))
+            .args([
+                "query",
+                "--port",
+                &served.port.to_string(),
+                "--hotkey",
+                ALICE,
+            ])
+            .args([
+                "--dialect",
+                "grpc",
+                "--synapse",
+                "TextCausalLM",
+                "--json",
+                text,
+            ])
+            .args(["--wallet.uri", "//Bob"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["code"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(grpc(r#"{"text": "hello"}"#), "Success");
+    assert_eq!(grpc(r#"{"text": "again"}"#), "Backoff");
     terminate(&served.child);
     assert!(served.child.wait().unwrap().success());
     // a rate that is not a number of requests per second is refused up front

@@ -175,8 +175,22 @@ impl Shared {
             .unwrap_or(Err((ReturnCode::Timeout, "Request reached timeout")))
     }
 
+    /// The Backoff reply when `caller` is over the rate limit.
+    fn over_rate(&self, caller: &Caller, request: &TensorMessage) -> Option<TensorMessage> {
+        let limiter = self.rate_limiter.as_ref()?;
+        limiter
+            .check(&caller.hotkey, std::time::Instant::now())
+            .err()?;
+        let mut slots = self.slots(request);
+        let message = crate::ratelimit::RATE_LIMITED;
+        Some(self.refuse_all(request, &mut slots, ReturnCode::Backoff, message))
+    }
+
     /// `Forward`: one output tensor per synapse.
     pub(crate) async fn forward(&self, caller: Caller, request: &TensorMessage) -> TensorMessage {
+        if let Some(reply) = self.over_rate(&caller, request) {
+            return reply;
+        }
         if request.synapses.is_empty() && request.tensors.len() == 1 {
             return self.forward_modality(caller, request).await;
         }
@@ -285,6 +299,9 @@ impl Shared {
 
     /// `Backward`: inputs then gradients in, no tensors out.
     pub(crate) async fn backward(&self, caller: Caller, request: &TensorMessage) -> TensorMessage {
+        if let Some(reply) = self.over_rate(&caller, request) {
+            return reply;
+        }
         if request.synapses.is_empty() && request.tensors.len() == 2 {
             return self.backward_modality(caller, request).await;
         }

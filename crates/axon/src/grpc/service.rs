@@ -22,6 +22,7 @@ use super::hooks::{
 use super::stats::Stats;
 use crate::Caller;
 use crate::queue::Scheduler;
+use crate::ratelimit::{RateLimit, RateLimiter};
 use neuron_legacy::modality::Modality;
 
 /// The legacy gRPC axon service; see the [module docs](super).
@@ -35,6 +36,7 @@ pub struct Service {
     blacklist: Option<BlacklistFn>,
     priority: Option<PriorityFn>,
     check: Option<SynapseCheckFn>,
+    rate_limiter: Option<RateLimiter>,
     stats: Arc<Stats>,
     scheduler: Scheduler,
 }
@@ -62,6 +64,7 @@ impl Service {
             blacklist: None,
             priority: None,
             check: None,
+            rate_limiter: None,
             stats: Arc::new(Stats::default()),
             scheduler: Scheduler::new(config.workers, config.queue_capacity),
             config,
@@ -154,6 +157,14 @@ impl Service {
         self
     }
 
+    /// Limits each verified hotkey to `limit` (a token bucket per hotkey, as the HTTP and
+    /// native dialects do): a Forward or Backward over it is answered at once, before any
+    /// tensor is decoded, with ReturnCode Backoff (3) for the call and every synapse.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limiter = Some(RateLimiter::new(limit));
+        self
+    }
+
     /// Sets the blacklist hook (see [`BlacklistFn`]).
     pub fn with_blacklist(
         mut self,
@@ -227,6 +238,7 @@ impl Service {
             modality_backward: self.modality_backward,
             priority: self.priority,
             check: self.check,
+            rate_limiter: self.rate_limiter,
             stats: self.stats,
         };
         let server = BittensorServer::new(Handler(Arc::new(shared)))
@@ -247,6 +259,7 @@ pub(crate) struct Shared {
     pub(crate) modality_backward: Option<ModalityBackward>,
     pub(crate) priority: Option<PriorityFn>,
     pub(crate) check: Option<SynapseCheckFn>,
+    pub(crate) rate_limiter: Option<RateLimiter>,
     pub(crate) stats: Arc<Stats>,
 }
 

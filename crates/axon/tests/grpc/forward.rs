@@ -1,5 +1,7 @@
 //! Forward: every synapse type, the envelope rules and the per-synapse codes of §6.
 
+use std::time::Duration;
+
 use candle_core::{DType, IndexOp, Tensor};
 use neuron_axon::grpc::{self, ReturnCode, Service, SynapseSpec};
 use neuron_legacy::{NETWORK_DIM, Seq2SeqArgs, Serializer, VOCAB_SIZE};
@@ -254,6 +256,38 @@ async fn envelope_level_refusals() {
         "Request length doesn't match synape length."
     );
     assert!(reply.tensors.is_empty());
+}
+
+#[tokio::test]
+async fn a_caller_over_the_rate_limit_gets_backoff() {
+    let (svc, _rx) = model_service(grpc::Config::new().with_timeout(Duration::from_secs(2)));
+    let node = start(svc.with_rate_limit(neuron_axon::RateLimit::new(0.001, 1))).await;
+    let bob = Signer::new(bob());
+    let inputs = tokens(&[&[1, 2]]);
+    let specs = [SynapseSpec::last_hidden_state(), SynapseSpec::causal_lm(2)];
+    let reply = forward(&node, &bob, forward_message(&bob, &inputs, &specs))
+        .await
+        .unwrap();
+    assert_eq!(codes(&reply), [OK, OK]);
+    // the next Forward is over the limit: Backoff for the call and every synapse
+    let reply = forward(&node, &bob, forward_message(&bob, &inputs, &specs))
+        .await
+        .unwrap();
+    let b = ReturnCode::Backoff as i32;
+    assert_eq!((reply.return_code, codes(&reply)), (b, vec![b, b]));
+    assert_eq!(reply.synapses[0].message, "Rate limit exceeded");
+    assert!(reply.tensors.is_empty());
+    // Backward spends from the same bucket
+    let reply = backward(&node, &bob, forward_message(&bob, &inputs, &specs))
+        .await
+        .unwrap();
+    assert_eq!(reply.return_code, b);
+    // another hotkey is not affected
+    let dave = Signer::new(dave());
+    let reply = forward(&node, &dave, forward_message(&dave, &inputs, &specs))
+        .await
+        .unwrap();
+    assert_eq!(codes(&reply), [OK, OK]);
 }
 
 #[tokio::test]
