@@ -244,6 +244,16 @@ pub fn env_name(key: &str) -> String {
     format!("BT_{}", key.to_ascii_uppercase().replace('.', "_"))
 }
 
+/// The error for a `value` of `key` (from `source`) that parsed but is not allowed.
+fn bad_value(key: &str, value: &str, source: &str, reason: &str) -> ConfigError {
+    ConfigError::BadValue {
+        key: key.into(),
+        value: value.into(),
+        source_name: source.into(),
+        reason: reason.into(),
+    }
+}
+
 fn parse<T: std::str::FromStr>(key: &str, value: &str, source: &str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
@@ -263,12 +273,7 @@ fn parse_bool(key: &str, value: &str, source: &str) -> Result<bool, ConfigError>
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(ConfigError::BadValue {
-            key: key.into(),
-            value: value.into(),
-            source_name: source.into(),
-            reason: "expected true or false".into(),
-        }),
+        _ => Err(bad_value(key, value, source, "expected true or false")),
     }
 }
 
@@ -344,12 +349,7 @@ impl NeuronConfig {
             "axon.max_workers" => {
                 let n: usize = parse(key, value, source)?;
                 if n == 0 {
-                    return Err(ConfigError::BadValue {
-                        key: key.into(),
-                        value: value.into(),
-                        source_name: source.into(),
-                        reason: "must be at least 1".into(),
-                    });
+                    return Err(bad_value(key, value, source, "must be at least 1"));
                 }
                 self.axon.max_workers = Some(n);
             }
@@ -359,24 +359,15 @@ impl NeuronConfig {
             "axon.rate_limit" => {
                 let rate: f64 = parse(key, value, source)?;
                 if !(rate.is_finite() && rate >= 0.0) {
-                    return Err(ConfigError::BadValue {
-                        key: key.into(),
-                        value: value.into(),
-                        source_name: source.into(),
-                        reason: "expected requests per second, 0 or more".into(),
-                    });
+                    let reason = "expected requests per second, 0 or more";
+                    return Err(bad_value(key, value, source, reason));
                 }
                 self.axon.rate_limit = Some(rate);
             }
             "axon.rate_burst" => {
                 let n: u32 = parse(key, value, source)?;
                 if n == 0 {
-                    return Err(ConfigError::BadValue {
-                        key: key.into(),
-                        value: value.into(),
-                        source_name: source.into(),
-                        reason: "must be at least 1".into(),
-                    });
+                    return Err(bad_value(key, value, source, "must be at least 1"));
                 }
                 self.axon.rate_burst = Some(n);
             }
@@ -384,14 +375,7 @@ impl NeuronConfig {
                 self.axon.nonce_policy = match value.trim().to_ascii_lowercase().as_str() {
                     "strict" => NoncePolicy::Strict,
                     "sdk" => NoncePolicy::Sdk,
-                    _ => {
-                        return Err(ConfigError::BadValue {
-                            key: key.into(),
-                            value: value.into(),
-                            source_name: source.into(),
-                            reason: "expected strict or sdk".into(),
-                        });
-                    }
+                    _ => return Err(bad_value(key, value, source, "expected strict or sdk")),
                 }
             }
             "wallet.name" => self.wallet.name = value.to_owned(),
