@@ -7,14 +7,45 @@ use std::cmp::Ordering;
 pub(crate) fn topk(row: &[f32], k: usize) -> (Vec<f32>, Vec<usize>) {
     let by_value_desc =
         |&a: &usize, &b: &usize| -> Ordering { desc(row[a], row[b]).then_with(|| a.cmp(&b)) };
-    let mut idx: Vec<usize> = (0..row.len()).collect();
     let k = k.min(row.len());
-    if k > 0 && k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, by_value_desc);
-    }
-    idx.truncate(k);
-    idx.sort_unstable_by(by_value_desc);
+    let idx = if k <= SMALL_K {
+        topk_small(row, k, by_value_desc)
+    } else {
+        let mut idx: Vec<usize> = (0..row.len()).collect();
+        if k < idx.len() {
+            idx.select_nth_unstable_by(k - 1, by_value_desc);
+        }
+        idx.truncate(k);
+        idx.sort_unstable_by(by_value_desc);
+        idx
+    };
     (idx.iter().map(|&i| row[i]).collect(), idx)
+}
+
+/// Up to this `k`, [`topk`] keeps the best `k` in a sorted buffer while scanning the row once:
+/// no index vector the size of the vocabulary, and most entries cost one comparison with the
+/// smallest kept.
+const SMALL_K: usize = 64;
+
+/// The indices of the `k` best entries of `row` under `order`, best first.
+fn topk_small(row: &[f32], k: usize, order: impl Fn(&usize, &usize) -> Ordering) -> Vec<usize> {
+    let mut kept: Vec<usize> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return kept;
+    }
+    for i in 0..row.len() {
+        if kept.len() == k
+            && kept
+                .last()
+                .is_none_or(|last| order(&i, last) != Ordering::Less)
+        {
+            continue;
+        }
+        let at = kept.partition_point(|j| order(j, &i) == Ordering::Less);
+        kept.insert(at, i);
+        kept.truncate(k);
+    }
+    kept
 }
 
 /// Descending order with NaN first (torch's `topk` treats NaN as the largest value).
@@ -136,6 +167,43 @@ pub(crate) fn nan_to_num(values: &mut [f32]) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn topk_matches_a_full_sort_for_every_k() {
+        // values with ties, NaN, infinities and signed zeros; every k from 0 past the length
+        let pool = [
+            0.5,
+            -1.0,
+            f32::NAN,
+            0.5,
+            f32::INFINITY,
+            0.0,
+            -0.0,
+            3.0,
+            f32::NEG_INFINITY,
+        ];
+        let mut seed = 0x9e37_79b9_u32;
+        for len in [0usize, 1, 2, 7, 64, 65, 300] {
+            let row: Vec<f32> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    pool[seed as usize % pool.len()]
+                })
+                .collect();
+            let mut reference: Vec<usize> = (0..len).collect();
+            reference.sort_by(|&a, &b| desc(row[a], row[b]).then_with(|| a.cmp(&b)));
+            for k in [0, 1, 2, 8, 63, 64, 65, 100, len, len + 3] {
+                let (values, ids) = topk(&row, k);
+                let want = &reference[..k.min(len)];
+                assert_eq!(ids, want, "len {len} k {k}");
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let want_values: Vec<f32> = want.iter().map(|&i| row[i]).collect();
+                assert_eq!(bits(&values), bits(&want_values));
+            }
+        }
+    }
 
     #[test]
     fn topk_is_descending_with_stable_ties() {
