@@ -13,6 +13,7 @@ use neuron::dendrite::native::NativeDendrite;
 use neuron::dendrite::{AxonInfo, Config, Dendrite, Response, StreamEvent};
 use neuron::examples as ex;
 use neuron::legacy::{Seq2SeqArgs, SynapseSpec};
+use neuron::protocol::pystr::Unicode;
 use neuron::protocol::synapse::{Ping, Synapse};
 use serde_json::json;
 
@@ -54,6 +55,10 @@ pub struct QueryArgs {
     /// Timeout in seconds.
     #[arg(long, default_value_t = 12.0)]
     pub timeout: f64,
+    /// The CPython release (3.10 to 3.14) or Unicode version the axon's Python uses: the
+    /// SDK body hash of text with recently assigned characters depends on it (HTTP dialect).
+    #[arg(long = "axon.python", value_name = "RELEASE", default_value = "3.11")]
+    pub axon_python: Unicode,
 }
 
 /// Runs the query; prints the response as JSON on stdout, the status on stderr, and
@@ -67,7 +72,7 @@ pub async fn run(args: &QueryArgs, config: &NeuronConfig) -> anyhow::Result<()> 
         return grpc(&text, endpoint, &args.synapse, &args.json, timeout).await;
     }
     let dendrite = NativeDendrite::new(
-        Dendrite::new(keypair, Config::new()),
+        Dendrite::new(keypair, Config::new().with_unicode(args.axon_python)),
         neuron::dendrite::native::Config::default(),
     );
     let axon = AxonInfo::new(args.ip, args.port, args.hotkey.clone());

@@ -392,6 +392,11 @@ struct Queried {
 
 /// `neuron query` against the SDK axon, signed by `uri`, for the axon hotkey `hotkey`.
 fn query_as(uri: &str, hotkey: &str, synapse: &str, fields: &Value) -> Queried {
+    query_with(uri, hotkey, synapse, fields, &[])
+}
+
+/// [`query_as`] with extra flags for `neuron query`.
+fn query_with(uri: &str, hotkey: &str, synapse: &str, fields: &Value, extra: &[&str]) -> Queried {
     let port = sdk_axon().port;
     let Output {
         status,
@@ -402,6 +407,7 @@ fn query_as(uri: &str, hotkey: &str, synapse: &str, fields: &Value) -> Queried {
         .args(["--hotkey", hotkey, "--synapse", synapse])
         .args(["--json", &fields.to_string(), "--timeout", "30"])
         .args(["--wallet.uri", uri])
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .expect("run `neuron query`");
@@ -480,6 +486,31 @@ fn neuron_query_hashed_against_sdk_axon() {
             assert_eq!(q.json[key], fields[key], "{key}");
         }
     }
+}
+
+/// U+1FAE8 (Unicode 15.0) in a hashed dict: the SDK axon's CPython 3.11 escapes it, so the
+/// call succeeds when `neuron query` hashes as 3.11 does (the default, or `--axon.python
+/// 3.11`) and is refused when told the axon runs 3.12.
+#[test]
+fn neuron_query_hashes_as_the_axons_python_release() {
+    let fields = json!({
+        "text": "t", "numbers": [1], "ratio": 0.5, "flag": false,
+        "meta": {"new": ["face \u{1fae8}"]},
+    });
+    assert_answered(&query("Hashed", &fields), "Hashed");
+    let for_python = |release: &str| {
+        query_with(
+            "//Bob",
+            ALICE,
+            "Hashed",
+            &fields,
+            &["--axon.python", release],
+        )
+    };
+    assert_answered(&for_python("3.11"), "Hashed");
+    let q = for_python("3.12");
+    assert!(!q.ok, "{}", q.json);
+    assert_ne!(q.json["dendrite"]["status_code"], 200, "{}", q.json);
 }
 
 /// Little-endian bytes of `values` in `dtype` (exact for the values used here).
