@@ -157,12 +157,17 @@ pub fn is_version_dependent(c: char) -> bool {
 
 /// Python `str.isprintable()` for one character in a CPython with Unicode version `u`.
 pub fn is_printable_in(c: char, u: Unicode) -> bool {
+    printable_and_dependence(c, u).0
+}
+
+/// [`is_printable_in`], and whether the answer depends on the Unicode version.
+fn printable_and_dependence(c: char, u: Unicode) -> (bool, bool) {
     if c.is_ascii() {
-        return (' '..='~').contains(&c);
+        return ((' '..='~').contains(&c), false);
     }
     match versioned_printable(c) {
-        Some(mask) => mask & u.bit() != 0,
-        None => is_printable(c),
+        Some(mask) => (mask & u.bit() != 0, true),
+        None => (is_printable(c), false),
     }
 }
 
@@ -523,13 +528,10 @@ fn write_str_repr<W: Sink>(out: &mut W, s: &str) {
             break;
         };
         let len = c.len_utf8();
-        let printable = match versioned_printable(c) {
-            Some(mask) => {
-                out.saw_version_dependent();
-                mask & out.unicode().bit() != 0
-            }
-            None => is_printable(c),
-        };
+        let (printable, dependent) = printable_and_dependence(c, out.unicode());
+        if dependent {
+            out.saw_version_dependent();
+        }
         if !printable {
             put(out, &s[start..i]);
             let cp = c as u32;

@@ -219,7 +219,7 @@ pub fn encode_header_into<B: FrameBuf>(dtype: Dtype, shape: &[usize], out: &mut 
 /// Writes the header; the caller has checked the rank (and may have reserved room).
 #[inline]
 fn write_header<B: FrameBuf>(out: &mut B, dtype: Dtype, rank: u8, shape: &[usize]) {
-    let fixed = [
+    out.append(&[
         MAGIC[0],
         MAGIC[1],
         MAGIC[2],
@@ -228,8 +228,7 @@ fn write_header<B: FrameBuf>(out: &mut B, dtype: Dtype, rank: u8, shape: &[usize
         dtype.code(),
         rank,
         0,
-    ];
-    out.append(&fixed);
+    ]);
     for &d in shape {
         out.append(&(d as u64).to_le_bytes());
     }

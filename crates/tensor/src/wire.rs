@@ -238,8 +238,7 @@ fn extend_le<T: bytemuck::Pod, B: FrameBuf + ?Sized>(out: &mut B, s: &[T]) {
 #[inline]
 pub(crate) fn with_storage_bytes<R>(tensor: &Tensor, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     let (storage, layout) = tensor.storage_and_layout();
-    let start = layout.start_offset();
-    let end = start.checked_add(c_contiguous_len(layout.dims(), layout.stride())?)?;
+    let (start, end) = contiguous_range(layout)?;
     let Storage::Cpu(cpu) = &*storage else {
         return None;
     };
@@ -258,14 +257,16 @@ pub(crate) fn with_storage_bytes<R>(tensor: &Tensor, f: impl FnOnce(&[u8]) -> R)
     Some(f(bytes))
 }
 
-/// Element count of a C-contiguous layout, `None` when the strides are not C order.
+/// The storage range `start..end` of a C-contiguous layout, `None` when the strides are not
+/// C order.
 ///
 /// The rule of candle's `Shape::is_contiguous` (a dimension of size 1 may have any stride),
-/// with the count computed in the same pass and checked for overflow; inlined because
-/// candle's `Layout::contiguous_offsets` is a call that makes two passes, a noticeable part
-/// of encoding a small tensor.
+/// with the element count computed in the same pass and checked for overflow; inlined
+/// because candle's `Layout::contiguous_offsets` is a call that makes two passes, a
+/// noticeable part of encoding a small tensor.
 #[inline(always)]
-fn c_contiguous_len(dims: &[usize], stride: &[usize]) -> Option<usize> {
+fn contiguous_range(layout: &candle_core::Layout) -> Option<(usize, usize)> {
+    let (dims, stride) = (layout.dims(), layout.stride());
     if dims.len() != stride.len() {
         return None;
     }
@@ -276,7 +277,8 @@ fn c_contiguous_len(dims: &[usize], stride: &[usize]) -> Option<usize> {
         }
         count = count.checked_mul(d)?;
     }
-    Some(count)
+    let start = layout.start_offset();
+    Some((start, start.checked_add(count)?))
 }
 
 /// Appends the C-order little-endian element bytes of `tensor` to `out`, copying directly
@@ -308,7 +310,7 @@ pub(crate) fn append_candle_bytes<B: FrameBuf + ?Sized>(
 
 fn append_contiguous<B: FrameBuf + ?Sized>(tensor: &Tensor, out: &mut B) -> Result<bool> {
     let (storage, layout) = tensor.storage_and_layout();
-    let Some((start, end)) = layout.contiguous_offsets() else {
+    let Some((start, end)) = contiguous_range(layout) else {
         return Ok(false);
     };
     let Storage::Cpu(cpu) = &*storage else {
