@@ -521,3 +521,65 @@ async fn tensor_modality_backward_returns_the_remote_input_gradients() {
     assert_eq!(result.codes[1], [ReturnCode::NotImplemented]);
     assert_eq!(scalar(&result.input_grads[1].sum_all().unwrap()), 0.0);
 }
+
+/// Presigned signatures (made on the low-priority thread after each call) are accepted by a
+/// real axon, used by the next call, and never make an axon see a nonce go back, also when
+/// calls of one receptor overlap and when presigning is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_signatures_are_used_and_accepted() {
+    use neuron_dendrite::grpc::{Receptor, ReceptorConfig, presigned};
+    use std::sync::Arc;
+    let node = start(
+        agrpc::Service::new(alice(), agrpc::Config::new())
+            .with_callback(SynapseType::TextCausalLm, |_c, i, _s| async move {
+                lm_model(&i)
+            }),
+    )
+    .await;
+    let inputs = Tensor::new(&[[1i64, 2, 3]], &candle_core::Device::Cpu).unwrap();
+    let specs = [SynapseSpec::causal_lm(4)];
+    let timeout = Duration::from_secs(5);
+    for presign in [true, false] {
+        let receptor = Arc::new(
+            Receptor::new(
+                endpoint(&node, 0),
+                Arc::new(bob()),
+                ReceptorConfig::new().with_presign(presign),
+            )
+            .unwrap(),
+        );
+        // one call at a time: from the second call on, each uses the presigned header
+        for round in 0..4u64 {
+            let out = receptor.forward(&specs, &inputs, timeout).await;
+            assert_eq!(out.codes, [ReturnCode::Success], "{:?}", out.messages);
+            presigned().await;
+            assert_eq!(receptor.is_presigned(), presign);
+            assert_eq!(receptor.stats().presigned, if presign { round } else { 0 });
+        }
+        // overlapping calls: one takes the presigned header, the others sign inline with
+        // larger nonces; reordering on the way may refuse some with "Nonce is too small"
+        // (as without presigning), but the next call after they settle always succeeds
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (r, inputs) = (Arc::clone(&receptor), inputs.clone());
+                tokio::spawn(async move {
+                    r.forward(&[SynapseSpec::causal_lm(4)], &inputs, timeout)
+                        .await
+                        .codes[0]
+                })
+            })
+            .collect();
+        for c in calls {
+            let code = c.await.unwrap();
+            assert!(
+                matches!(code, ReturnCode::Success | ReturnCode::Unauthenticated),
+                "{code:?}"
+            );
+        }
+        presigned().await;
+        for _ in 0..3 {
+            let out = receptor.forward(&specs, &inputs, timeout).await;
+            assert_eq!(out.codes, [ReturnCode::Success], "{:?}", out.messages);
+        }
+    }
+}

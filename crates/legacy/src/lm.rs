@@ -4,48 +4,68 @@ use std::cmp::Ordering;
 
 /// The `k` largest entries of `row`, descending (ties: lower index first), as
 /// `(values, indices)`. NaN sorts above every number, like torch.
-pub(crate) fn topk(row: &[f32], k: usize) -> (Vec<f32>, Vec<usize>) {
-    let by_value_desc =
-        |&a: &usize, &b: &usize| -> Ordering { desc(row[a], row[b]).then_with(|| a.cmp(&b)) };
-    let k = k.min(row.len());
-    let idx = if k <= SMALL_K {
-        topk_small(row, k, by_value_desc)
-    } else {
-        let mut idx: Vec<usize> = (0..row.len()).collect();
-        if k < idx.len() {
-            idx.select_nth_unstable_by(k - 1, by_value_desc);
-        }
-        idx.truncate(k);
-        idx.sort_unstable_by(by_value_desc);
-        idx
-    };
+#[cfg(test)]
+fn topk(row: &[f32], k: usize) -> (Vec<f32>, Vec<usize>) {
+    let idx = topk_indices(row, k);
     (idx.iter().map(|&i| row[i]).collect(), idx)
 }
 
+/// The indices of [`topk`], best first.
+fn topk_indices(row: &[f32], k: usize) -> Vec<usize> {
+    let k = k.min(row.len());
+    if k <= SMALL_K {
+        return topk_small(row, k);
+    }
+    let by_value_desc =
+        |&a: &usize, &b: &usize| -> Ordering { desc(row[a], row[b]).then_with(|| a.cmp(&b)) };
+    let mut idx: Vec<usize> = (0..row.len()).collect();
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, by_value_desc);
+    }
+    idx.truncate(k);
+    idx.sort_unstable_by(by_value_desc);
+    idx
+}
+
 /// Up to this `k`, [`topk`] keeps the best `k` in a sorted buffer while scanning the row once:
-/// no index vector the size of the vocabulary, and most entries cost one comparison with the
-/// smallest kept.
+/// no index vector the size of the vocabulary, and most entries cost one integer comparison
+/// with the smallest kept.
 const SMALL_K: usize = 64;
 
-/// The indices of the `k` best entries of `row` under `order`, best first.
-fn topk_small(row: &[f32], k: usize, order: impl Fn(&usize, &usize) -> Ordering) -> Vec<usize> {
-    let mut kept: Vec<usize> = Vec::with_capacity(k + 1);
-    if k == 0 {
-        return kept;
+/// An integer that orders like [`desc`] reversed: larger is better. Numbers order as
+/// `f32::total_cmp` does (so `+0.0` above `-0.0`), every NaN above `+inf` and equal to
+/// every other NaN.
+#[inline]
+fn rank(v: f32) -> i32 {
+    if v.is_nan() {
+        return i32::MAX;
     }
-    for i in 0..row.len() {
-        if kept.len() == k
-            && kept
-                .last()
-                .is_none_or(|last| order(&i, last) != Ordering::Less)
-        {
+    let bits = v.to_bits() as i32;
+    // total_cmp's key: flip the magnitude bits of negative numbers
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
+}
+
+/// The indices of the `k` (≤ `row.len()`) best entries of `row`, best first. An entry joins
+/// only when it ranks strictly above the worst kept: it comes later, so it loses ties.
+fn topk_small(row: &[f32], k: usize) -> Vec<usize> {
+    let mut kept: Vec<(i32, usize)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut worst = i32::MIN;
+    for (i, &v) in row.iter().enumerate() {
+        let r = rank(v);
+        if kept.len() == k && r <= worst {
             continue;
         }
-        let at = kept.partition_point(|j| order(j, &i) == Ordering::Less);
-        kept.insert(at, i);
+        let at = kept.partition_point(|&(kr, _)| kr >= r);
+        kept.insert(at, (r, i));
         kept.truncate(k);
+        if let Some(&(last, _)) = kept.last() {
+            worst = last;
+        }
     }
-    kept
+    kept.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Descending order with NaN first (torch's `topk` treats NaN as the largest value).
@@ -91,8 +111,8 @@ pub(crate) fn pack_topk(values: &[f32], width: usize, k: usize) -> Vec<f32> {
 }
 
 fn push_topk(out: &mut Vec<f32>, row: &[f32], k: usize) {
-    let (values, ids) = topk(row, k);
-    out.extend_from_slice(&values);
+    let ids = topk_indices(row, k);
+    out.extend(ids.iter().map(|&i| row[i]));
     out.extend(ids.iter().map(|&i| i as f32));
 }
 
@@ -176,6 +196,7 @@ mod tests {
             -1.0,
             f32::NAN,
             0.5,
+            -f32::NAN,
             f32::INFINITY,
             0.0,
             -0.0,

@@ -1,7 +1,9 @@
 //! The legacy TensorMessage/gRPC dialect (bittensor 3.x), client side
 //! (`shared/spec/wire-legacy.md` §4, §7–§11).
 //!
-//! * [`Receptor`]: one tonic channel to one axon; signs every call (§8), maps every
+//! * [`Receptor`]: one tonic channel to one axon; signs every call (§8), by default ahead
+//!   of time on a low-priority thread ([`presigned`]; the signature does not cover the
+//!   payload), maps every
 //!   failure to a [`ReturnCode`](neuron_protocol::legacy::ReturnCode) with zeros of the
 //!   synapse's documented shape (§7), keeps statistics.
 //! * [`ReceptorPool`]: receptors by hotkey, bounded, LRU eviction of idle receptors (§11).
@@ -28,6 +30,7 @@ mod inputs;
 mod metrics;
 mod modality;
 mod pool;
+mod presign;
 mod receptor;
 mod stats;
 pub mod text;
@@ -42,6 +45,7 @@ pub use metrics::{CodeLabel, Metrics};
 pub use modality::ModalityInputs;
 pub use neuron_legacy::modality::Modality;
 pub use pool::{DEFAULT_MAX_ACTIVE_RECEPTORS, ReceptorPool};
+pub use presign::{QUEUE as PRESIGN_QUEUE, presigned};
 pub use receptor::{Config as ReceptorConfig, Outcome, Receptor, State};
 pub use stats::Stats;
 pub use text::{Config, DEFAULT_TIMEOUT, Generated, Mask, TextDendrite, TextOutput};

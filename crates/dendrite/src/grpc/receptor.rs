@@ -1,13 +1,11 @@
 //! [`Receptor`]: one gRPC channel to one remote axon (wire-legacy §4, §7, §8).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
 use neuron_legacy::{CausalLmForm, SynapseSpec};
 use neuron_protocol::legacy::{self, ReturnCode, TensorMessage, metadata};
-use neuron_protocol::signing;
 use neuron_tensor::Limits;
 use neuron_transport::legacy_grpc::bittensor_client::BittensorClient;
 use neuron_wallet::Keypair;
@@ -19,6 +17,7 @@ use tonic::transport::Channel;
 use super::clock::NonceClock as Clock;
 use super::endpoint::Endpoint;
 use super::error::{Error, Result};
+use super::presign::{self, Signer, SignerSpec};
 use super::stats::{Rpc, Stats};
 
 /// Settings of a [`Receptor`].
@@ -29,6 +28,7 @@ use super::stats::{Rpc, Stats};
 /// | `limits` | [`Limits::DEFAULT`], applied to every decoded reply tensor |
 /// | `clock` | [`NonceClock::monotonic`](super::NonceClock::monotonic), the nonce source |
 /// | `strict_nonce` | `true`: nonce = max(clock, last + 1) per receptor |
+/// | `presign` | `true`: the next call's signature is made after each call, off the request path (see [`presigned`](super::presigned)) |
 /// | `connect_timeout` | 5 s |
 /// | `max_message_bytes` | 64 MiB per reply |
 #[derive(Debug, Clone)]
@@ -42,6 +42,10 @@ pub struct Config {
     /// Whether nonces are forced strictly increasing per receptor. Only tests that
     /// replay nonces turn this off.
     pub strict_nonce: bool,
+    /// Whether the next call's `bittensor-signature` is made ahead of time, on the
+    /// low-priority presigning thread, after each call that reached the axon. Needs
+    /// `strict_nonce`.
+    pub presign: bool,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// Largest reply accepted.
@@ -56,6 +60,7 @@ impl Config {
             limits: Limits::DEFAULT,
             clock: Clock::monotonic(),
             strict_nonce: true,
+            presign: true,
             connect_timeout: Duration::from_secs(5),
             max_message_bytes: 64 << 20,
         }
@@ -71,6 +76,12 @@ impl Config {
     pub fn with_clock(mut self, clock: Clock, strict: bool) -> Self {
         self.clock = clock;
         self.strict_nonce = strict;
+        self
+    }
+
+    /// With presigning on or off.
+    pub fn with_presign(mut self, presign: bool) -> Self {
+        self.presign = presign;
         self
     }
 
@@ -190,10 +201,9 @@ impl Outcome {
 pub struct Receptor {
     endpoint: Endpoint,
     keypair: Arc<Keypair>,
-    uid: String,
+    signer: Arc<Signer>,
     client: Mutex<Option<BittensorClient<Channel>>>,
     semaphore: Arc<Semaphore>,
-    last_nonce: AtomicU64,
     state: Mutex<State>,
     stats: Mutex<Stats>,
     config: Config,
@@ -227,13 +237,21 @@ impl Receptor {
                     .max_encoding_message_size(usize::MAX),
             )
         };
+        let signer = Arc::new(Signer::new(SignerSpec {
+            keypair: Arc::clone(&keypair),
+            receiver: endpoint.hotkey.clone(),
+            v2: endpoint.version >= 360,
+            uid: new_uid(),
+            clock: config.clock.clone(),
+            strict: config.strict_nonce,
+            presign: config.presign,
+        }));
         Ok(Self {
             semaphore: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
             endpoint,
             keypair,
-            uid: new_uid(),
+            signer,
             client: Mutex::new(client),
-            last_nonce: AtomicU64::new(0),
             state: Mutex::new(State::Idle),
             stats: Mutex::new(Stats::default()),
             config,
@@ -247,7 +265,7 @@ impl Receptor {
 
     /// This receptor's uuid1 (the last part of every signature).
     pub fn uid(&self) -> &str {
-        &self.uid
+        self.signer.uid()
     }
 
     /// The connectivity observed by the last call.
@@ -257,7 +275,14 @@ impl Receptor {
 
     /// A snapshot of the statistics.
     pub fn stats(&self) -> Stats {
-        lock(&self.stats).clone()
+        let mut stats = lock(&self.stats).clone();
+        stats.presigned = self.signer.presigned_calls();
+        stats
+    }
+
+    /// Whether the next call's signature is already made.
+    pub fn is_presigned(&self) -> bool {
+        self.signer.has_ready()
     }
 
     /// Calls in flight.
@@ -274,41 +299,13 @@ impl Receptor {
     /// The next nonce: the clock, forced above the previous one unless the config says
     /// otherwise.
     pub fn next_nonce(&self) -> u64 {
-        let now = self.config.clock.now_ns();
-        if !self.config.strict_nonce {
-            self.last_nonce.store(now, Ordering::Relaxed);
-            return now;
-        }
-        let mut prev = self.last_nonce.load(Ordering::Relaxed);
-        loop {
-            let next = now.max(prev.saturating_add(1));
-            match self.last_nonce.compare_exchange_weak(
-                prev,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return next,
-                Err(seen) => prev = seen,
-            }
-        }
+        self.signer.next_nonce()
     }
 
     /// A fresh `bittensor-signature` value: v2 when the endpoint's version is ≥ 360,
-    /// else v1 (wire-legacy §8).
+    /// else v1 (wire-legacy §8). Calls use a presigned one when it is ready.
     pub fn sign(&self) -> String {
-        let nonce = self.next_nonce();
-        let sender = self.keypair.ss58();
-        if self.endpoint.version >= 360 {
-            let message =
-                signing::legacy_v2_message(nonce, sender, &self.endpoint.hotkey, &self.uid);
-            let signature = self.keypair.sign(message.as_bytes());
-            signing::legacy_v2_header(nonce, sender, &signature.0, &self.uid)
-        } else {
-            let message = signing::legacy_v1_message(nonce, sender, &self.uid);
-            let signature = self.keypair.sign(message.as_bytes());
-            signing::legacy_v1_header(nonce, sender, &signature.0, &self.uid)
-        }
+        self.signer.sign()
     }
 
     fn request(
@@ -319,7 +316,7 @@ impl Receptor {
     ) -> Result<tonic::Request<TensorMessage>, String> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
-        let signature = MetadataValue::try_from(self.sign()).map_err(|e| e.to_string())?;
+        let signature = MetadataValue::try_from(self.signer.take()).map_err(|e| e.to_string())?;
         let md = request.metadata_mut();
         md.insert(
             metadata::AUTH_HEADER,
@@ -540,6 +537,9 @@ impl Receptor {
             if *current != State::Shutdown {
                 *current = state;
             }
+        }
+        if state == State::Ready {
+            presign::submit(&self.signer);
         }
         match result {
             Err(_) => Err(timed_out()),

@@ -30,6 +30,9 @@ pub struct Stats {
     pub last_latency: f64,
     /// Synapse results by [`ReturnCode::name`].
     pub codes: BTreeMap<&'static str, u64>,
+    /// Calls whose signature was made ahead of time (see
+    /// [`ReceptorConfig::presign`](super::ReceptorConfig::presign)).
+    pub presigned: u64,
     last_forward: Option<Instant>,
     last_backward: Option<Instant>,
 }

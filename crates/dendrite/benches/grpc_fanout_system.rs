@@ -1,0 +1,10 @@
+//! The legacy gRPC benchmarks (`fanout/common.rs`) with the system allocator (glibc malloc),
+//! for library users who keep Rust's default.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+#[path = "fanout/common.rs"]
+mod common;
+
+fn main() {
+    common::main("system allocator");
+}
