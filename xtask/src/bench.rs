@@ -1,6 +1,9 @@
 //! `cargo xtask bench [--quick]`: the load generator (`bench/`, package `neuron-bench`),
 //! built in release and run once: the HTTP dialect (Rust and SDK stacks), then the native
-//! dialect against the HTTP dialect and a bare tonic echo.
+//! dialect against the HTTP dialect and a bare tonic echo; then the legacy gRPC fan-out
+//! bench (`cargo bench -p neuron-dendrite --bench grpc_fanout`: `text_causal_lm` to 256
+//! axons, with mimalloc as the `neuron` binary ships, and the single-endpoint legacy/HTTP
+//! comparison).
 //!
 //! It makes sure the Python venv exists (`cargo xtask venv`) so that the SDK columns can be
 //! measured, then runs `cargo run --release -p neuron-bench -- --python <venv python>`.
@@ -59,6 +62,27 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let status = cmd.status().context("could not run cargo")?;
     if !status.success() {
         bail!("neuron-bench failed ({status})");
+    }
+
+    // The legacy dialect: 256 axons, 30 rounds (10 with --quick), 3 s (1 s) per single-
+    // endpoint case.
+    let (rounds, secs) = if quick { ("10", "1") } else { ("30", "3") };
+    let mut fanout = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    fanout.current_dir(&root).args([
+        "bench",
+        "-p",
+        "neuron-dendrite",
+        "--bench",
+        "grpc_fanout",
+        "--",
+        "256",
+        rounds,
+        secs,
+    ]);
+    println!("xtask: cargo bench -p neuron-dendrite --bench grpc_fanout -- 256 {rounds} {secs}");
+    let status = fanout.status().context("could not run cargo")?;
+    if !status.success() {
+        bail!("grpc_fanout failed ({status})");
     }
     Ok(())
 }
