@@ -45,6 +45,35 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // neuron_wallet::batch: n signatures by n keys checked together, per batch; divide by n
+    // for the cost per signature.
+    let mut group = c.benchmark_group("sr25519_batch");
+    let context = schnorrkel::signing_context(neuron_wallet::SIGNING_CONTEXT);
+    for n in [4usize, 16, 64, 256] {
+        let keys: Vec<schnorrkel::Keypair> =
+            (0..n).map(|_| schnorrkel::Keypair::generate()).collect();
+        let messages: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let mut m = message();
+                m[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                m
+            })
+            .collect();
+        let sigs: Vec<_> = keys
+            .iter()
+            .zip(&messages)
+            .map(|(k, m)| k.sign(context.bytes(m)))
+            .collect();
+        let publics: Vec<_> = keys.iter().map(|k| k.public).collect();
+        group.bench_function(format!("verify_batch_{n}"), |b| {
+            b.iter(|| {
+                let transcripts = messages.iter().map(|m| context.bytes(m));
+                assert!(schnorrkel::verify_batch(transcripts, &sigs, &publics, false).is_ok())
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

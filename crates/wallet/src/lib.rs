@@ -8,6 +8,7 @@
 //! * [`Wallet`]: the `~/.bittensor/wallets/<name>/hotkeys/<hotkey>` layout and its JSON
 //!   keyfiles, readable and writable by the Python `bittensor-wallet`.
 
+pub mod batch;
 mod error;
 pub mod keyfile;
 mod keys;

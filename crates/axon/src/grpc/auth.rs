@@ -29,9 +29,28 @@ pub(crate) struct Auth {
     pub(crate) stats: Arc<Stats>,
 }
 
+/// A request whose metadata parsed and whose nonce is fresh, waiting for its signature
+/// check.
+pub(crate) struct Pending {
+    sender: String,
+    uid: String,
+    nonce: u64,
+    version: i64,
+    message: Vec<u8>,
+    signature: String,
+    request_type: Option<RequestType>,
+    peer: SocketAddr,
+}
+
 impl Auth {
-    /// The verified caller, or the `UNAUTHENTICATED` details.
-    fn verify(&self, headers: &HeaderMap, path: &str, peer: SocketAddr) -> Result<Caller, String> {
+    /// The checks that need no signature verification: signature present and parsed,
+    /// version, nonce above the last accepted one. `UNAUTHENTICATED` details on failure.
+    fn prepare(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Result<Pending, String> {
         let text = |name: &str| headers.get(name).map(|v| v.to_str().map_err(drop));
         let signature = match text(metadata::SIGNATURE) {
             None => return Err(ParseError::SignatureMissing.to_string()),
@@ -41,31 +60,59 @@ impl Auth {
         let version = check_legacy_version(text(metadata::VERSION).and_then(Result::ok))
             .map_err(|e| e.to_string())?;
         let sig = parse_legacy_signature_header(signature).map_err(|e| e.to_string())?;
-        let too_small = |e: neuron_protocol::nonce::NonceError| e.to_string();
         self.nonces()
             .check(&sig.sender, sig.uid, sig.nonce)
-            .map_err(too_small)?;
-        let message = sig.message(&self.own_hotkey);
+            .map_err(|e| e.to_string())?;
+        let request_type = match path {
+            FORWARD_PATH => Some(RequestType::Forward),
+            BACKWARD_PATH => Some(RequestType::Backward),
+            _ => None,
+        };
+        Ok(Pending {
+            message: sig.message(&self.own_hotkey).into_bytes(),
+            sender: sig.sender.into_owned(),
+            uid: sig.uid.to_owned(),
+            nonce: sig.nonce,
+            signature: sig.signature.to_owned(),
+            version,
+            request_type,
+            peer,
+        })
+    }
+
+    /// The verified caller, or the `UNAUTHENTICATED` details: the signature (checked on
+    /// the batching thread, `neuron_wallet::batch`, together with other requests that
+    /// arrived at the same time), the nonce again, the method, the blacklist.
+    async fn verify(&self, pending: Pending) -> Result<Caller, String> {
+        let Pending {
+            sender,
+            uid,
+            nonce,
+            version,
+            message,
+            signature,
+            request_type,
+            peer,
+        } = pending;
         if self
             .verifier
-            .verify(&sig.sender, message.as_bytes(), sig.signature)
+            .verify_batched(&sender, message, &signature)
+            .await
             .is_err()
         {
             return Err("Signature mismatch".into());
         }
         // Checked again under the lock: two calls with the same nonce may race here.
         self.nonces()
-            .commit(&sig.sender, sig.uid, sig.nonce)
-            .map_err(too_small)?;
-        let request_type = match path {
-            FORWARD_PATH => RequestType::Forward,
-            BACKWARD_PATH => RequestType::Backward,
-            _ => return Err("Unknown request type".into()),
+            .commit(&sender, &uid, nonce)
+            .map_err(|e| e.to_string())?;
+        let Some(request_type) = request_type else {
+            return Err("Unknown request type".into());
         };
         let caller = Caller {
-            hotkey: sig.sender.into_owned(),
-            uuid: sig.uid.to_owned(),
-            nonce: sig.nonce,
+            hotkey: sender,
+            uuid: uid,
+            nonce,
             version: u64::try_from(version).ok(),
             peer,
         };
@@ -117,8 +164,12 @@ impl<S: NamedService> NamedService for Guard<S> {
 
 impl<S, B> Service<http::Request<B>> for Guard<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>, Error = Infallible>,
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
@@ -139,19 +190,29 @@ where
                     .and_then(|c| c.remote_addr())
             })
             .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-        match self.auth.verify(req.headers(), req.uri().path(), peer) {
-            Err(details) => {
-                tracing::debug!(%peer, %details, "legacy gRPC call refused");
-                self.auth.stats.unauthenticated();
-                let response = tonic::Status::unauthenticated(details).into_http();
-                Box::pin(std::future::ready(Ok(response)))
+        let refuse = move |auth: &Auth, details: String| {
+            tracing::debug!(%peer, %details, "legacy gRPC call refused");
+            auth.stats.unauthenticated();
+            Ok(tonic::Status::unauthenticated(details).into_http())
+        };
+        let pending = match self.auth.prepare(req.headers(), req.uri().path(), peer) {
+            Ok(pending) => pending,
+            Err(details) => return Box::pin(std::future::ready(refuse(&self.auth, details))),
+        };
+        // The inner service was made ready by `poll_ready`; the call happens after the
+        // signature check, so take the ready one and leave a clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = Arc::clone(&self.auth);
+        Box::pin(async move {
+            match auth.verify(pending).await {
+                Err(details) => refuse(&auth, details),
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                    inner.call(req).await.map(oversize_as_grpcio)
+                }
             }
-            Ok(caller) => {
-                req.extensions_mut().insert(caller);
-                let call = self.inner.call(req);
-                Box::pin(async move { call.await.map(oversize_as_grpcio) })
-            }
-        }
+        })
     }
 }
 

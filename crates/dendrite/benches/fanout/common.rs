@@ -19,7 +19,8 @@
 //!
 //! `cargo bench -p neuron-dendrite --bench grpc_fanout [-- AXONS ROUNDS SECS]` (defaults 256,
 //! 30, 3). `--only=stub|real` and `--form=logprobs|topk` restrict the fan-out rows (for
-//! profiling); `--no-single` skips part 2.
+//! profiling); `--no-single` skips part 2. Without them, each (axons, form) pair runs in a
+//! child process of its own, so no row inherits the heap of another.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -346,16 +347,38 @@ pub fn main(allocator: &str) {
     let axons: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(256);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
     let secs: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3.0);
+    let child = flags.iter().any(|f| f == "--child");
+    if !child {
+        println!(
+            "grpc_fanout ({allocator}): text_causal_lm to {axons} loopback axons, inputs [2, 16], topk {TOPK}, {rounds} rounds, target p50 <= {TARGET:?}"
+        );
+    }
+    if only.is_none() && form.is_none() {
+        // Every (axons, form) pair in a process of its own: the log-probs rows allocate
+        // ~1.6 GB a round, and the heap they leave behind slows whatever runs after them
+        // in the same process.
+        for kind in ["stub", "real"] {
+            for form in ["topk", "logprobs"] {
+                let status = std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([axons.to_string(), rounds.to_string(), secs.to_string()])
+                    .args([format!("--only={kind}"), format!("--form={form}")])
+                    .args(["--no-single", "--child"])
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "{kind} {form}: {status}");
+            }
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let fanout_rows = only.is_some() || form.is_some();
     rt.block_on(async move {
-        println!(
-            "grpc_fanout ({allocator}): text_causal_lm to {axons} loopback axons, inputs [2, 16], topk {TOPK}, {rounds} rounds, target p50 <= {TARGET:?}"
-        );
         for real in [false, true] {
-            if only.as_deref().is_some_and(|o| o != if real { "real" } else { "stub" }) {
+            if !fanout_rows
+                || only.as_deref().is_some_and(|o| o != if real { "real" } else { "stub" })
+            {
                 continue;
             }
             let (endpoints, servers) = start_axons(axons, real).await;
@@ -364,15 +387,13 @@ pub fn main(allocator: &str) {
             } else {
                 "stub axons (no auth)"
             };
-            if !real {
+            if !real && form.as_deref() != Some("logprobs") {
                 let (p50, p90) = bare_fanout(&endpoints, rounds).await;
                 println!(
                     "  {:<30} {:<34}: p50 {p50:>10.2?}  p90 {p90:>10.2?}  (transport floor)",
                     "bare tonic unary, stub axons", "no decoding, back to back"
                 );
             }
-            // The top-k form (the target) first: the log-probs rows allocate ~1.6 GB a
-            // round and leave the heap larger.
             for topk_form in [true, false] {
                 if form.as_deref().is_some_and(|f| f != if topk_form { "topk" } else { "logprobs" }) {
                     continue;
