@@ -80,7 +80,7 @@ impl RateLimiter {
         let cap = NonZeroUsize::new(limit.max_hotkeys).unwrap_or(NonZeroUsize::MIN);
         Self {
             limit,
-            buckets: Mutex::new(lazy_lru(cap)),
+            buckets: Mutex::new(neuron_protocol::bounded_lru(cap)),
         }
     }
 
@@ -128,14 +128,6 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .len()
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }
 
 #[cfg(test)]

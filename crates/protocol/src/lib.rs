@@ -14,3 +14,12 @@ pub mod signing;
 pub mod status;
 pub mod synapse;
 pub mod terminal;
+
+/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
+/// allocate room for `cap` entries up front, megabytes for an idle peer. For every bounded
+/// map of the workspace.
+pub fn bounded_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> lru::LruCache<K, V> {
+    let mut map = lru::LruCache::unbounded();
+    map.resize(cap);
+    map
+}

@@ -794,7 +794,7 @@ impl<V> KeyTable<V> {
         let cap = NonZeroUsize::new(max_keys).unwrap_or(NonZeroUsize::MIN);
         let slots = tombstone_slots.max(1).next_power_of_two();
         Self {
-            map: lazy_lru(cap),
+            map: crate::bounded_lru(cap),
             tombstones: vec![0; slots].into_boxed_slice(),
             hasher: KeyHasher::new(),
         }
@@ -862,14 +862,6 @@ impl<V> KeyTable<V> {
             }
         }
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }
 
 #[cfg(test)]

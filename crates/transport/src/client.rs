@@ -173,7 +173,7 @@ impl HttpClient {
         let cap = NonZeroUsize::new(config.max_hosts).unwrap_or(NonZeroUsize::MIN);
         Self {
             config: Arc::new(config),
-            hosts: Arc::new(Mutex::new(lazy_lru(cap))),
+            hosts: Arc::new(Mutex::new(neuron_protocol::bounded_lru(cap))),
         }
     }
 
@@ -415,12 +415,4 @@ impl Body for TimedBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }

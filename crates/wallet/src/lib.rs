@@ -25,3 +25,12 @@ pub use wallet::Wallet;
 pub mod messages {
     pub use crate::keys::{MSG_BAD_HEX, MSG_BAD_LENGTH, MSG_EXPECTED_HEX};
 }
+
+/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
+/// allocate room for `cap` entries up front, megabytes for an idle peer. For every bounded
+/// map of the workspace.
+pub fn bounded_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> lru::LruCache<K, V> {
+    let mut map = lru::LruCache::unbounded();
+    map.resize(cap);
+    map
+}

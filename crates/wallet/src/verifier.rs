@@ -53,7 +53,7 @@ impl VerifierCache {
     pub fn new(capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         VerifierCache {
-            keys: Mutex::new(lazy_lru(cap)),
+            keys: Mutex::new(crate::bounded_lru(cap)),
         }
     }
 
@@ -156,12 +156,4 @@ impl Default for VerifierCache {
     fn default() -> Self {
         VerifierCache::new(4096)
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }

@@ -231,10 +231,10 @@ impl GossipState {
         Self {
             rng: StdRng::seed_from_u64(rng_seed),
             own: None,
-            records: lazy_lru(cap(config.max_records)),
-            tombstones: lazy_lru(cap(config.max_records)),
+            records: neuron_wallet::bounded_lru(cap(config.max_records)),
+            tombstones: neuron_wallet::bounded_lru(cap(config.max_records)),
             seeds: seeds.into_iter().map(|a| (a, Peer::default())).collect(),
-            peers: lazy_lru(cap(config.max_peers)),
+            peers: neuron_wallet::bounded_lru(cap(config.max_peers)),
             hinted: 0,
             weights: HashMap::new(),
             stats: Stats::default(),
@@ -754,14 +754,6 @@ impl GossipState {
             self.stats.peers_dropped += 1;
         }
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }
 
 #[cfg(test)]

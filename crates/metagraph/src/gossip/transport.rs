@@ -62,7 +62,7 @@ impl GrpcTransport {
     pub fn with_capacity(timeout: Duration, channels: NonZeroUsize) -> Self {
         Self {
             timeout,
-            channels: Mutex::new(lazy_lru(channels)),
+            channels: Mutex::new(neuron_wallet::bounded_lru(channels)),
         }
     }
 
@@ -109,12 +109,4 @@ impl GossipTransport for GrpcTransport {
             }
         }
     }
-}
-
-/// An LRU map bounded to `cap` entries whose table grows with use: `LruCache::new` would
-/// allocate room for `cap` entries up front, megabytes for an idle peer.
-fn lazy_lru<K: std::hash::Hash + Eq, V>(cap: std::num::NonZeroUsize) -> LruCache<K, V> {
-    let mut map = LruCache::unbounded();
-    map.resize(cap);
-    map
 }
