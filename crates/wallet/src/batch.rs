@@ -7,17 +7,21 @@
 //! receives a burst of calls (a validator's fan-out, many validators at once) gets the burst
 //! verified in batches without waiting for one to fill:
 //!
-//! * One process-wide thread takes whatever is queued when it wakes (at most
-//!   [`MAX_BATCH`]), so a lone request is checked alone at once and a burst forms batches
-//!   by itself. It starts on first use.
+//! * No thread of its own: the first caller that finds nobody checking becomes the
+//!   checker, takes whatever is queued (at most [`MAX_BATCH`] at a time) and answers every
+//!   caller of the batch, on its own executor thread (flat combining). A lone request is
+//!   checked alone at once; a burst forms batches by itself. An extra thread was measured
+//!   and was slower on 2 cores (it competes with the executor's threads).
 //! * A batch that fails is checked again one signature at a time, so a forged signature
 //!   only fails its own request; each single check also accepts the `<Bytes>`-wrapped
 //!   message, as [`VerifierCache::verify`](crate::VerifierCache::verify) does.
-//! * The queue is bounded ([`QUEUE`]); when it is full, or the thread could not be started,
-//!   the caller verifies inline.
+//! * The queue is bounded ([`QUEUE`]); when it is full, the caller verifies inline.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Mutex, OnceLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use futures::channel::oneshot;
 
@@ -25,7 +29,7 @@ use crate::keys::{self, SIGNING_CONTEXT};
 
 /// Signatures checked together at most.
 pub const MAX_BATCH: usize = 256;
-/// Signatures waiting for the verifying thread at most.
+/// Signatures waiting to be checked at most; beyond, a caller checks its own inline.
 pub const QUEUE: usize = 4096;
 
 struct Job {
@@ -35,71 +39,98 @@ struct Job {
     reply: oneshot::Sender<bool>,
 }
 
-struct Verifier {
-    tx: Mutex<SyncSender<Job>>,
+/// The waiting jobs, and whether a caller is checking batches right now.
+static QUEUED: Mutex<Vec<Job>> = Mutex::new(Vec::new());
+static BUSY: AtomicBool = AtomicBool::new(false);
+
+fn queued() -> std::sync::MutexGuard<'static, Vec<Job>> {
+    QUEUED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-static VERIFIER: OnceLock<Option<Verifier>> = OnceLock::new();
-
-fn verifier() -> Option<&'static Verifier> {
-    VERIFIER
-        .get_or_init(|| {
-            let (tx, rx) = sync_channel(QUEUE);
-            std::thread::Builder::new()
-                .name("neuron-verify".into())
-                .spawn(move || run(&rx))
-                .ok()?;
-            Some(Verifier { tx: Mutex::new(tx) })
-        })
-        .as_ref()
-}
-
-/// Whether `signature` over `message` (raw or `<Bytes>`-wrapped) is `key`'s, checked on the
-/// verifying thread together with whatever else is queued.
+/// Whether `signature` over `message` (raw or `<Bytes>`-wrapped) is `key`'s, checked together
+/// with whatever else is waiting.
 pub async fn verify(
     key: schnorrkel::PublicKey,
     message: Vec<u8>,
     signature: schnorrkel::Signature,
 ) -> bool {
-    let Some(verifier) = verifier() else {
-        return keys::verify_sdk(&key, &message, &signature);
-    };
     let (reply, answer) = oneshot::channel();
-    let job = Job {
-        key,
-        signature,
-        message,
-        reply,
+    {
+        let mut queue = queued();
+        if queue.len() >= QUEUE {
+            drop(queue);
+            return keys::verify_sdk(&key, &message, &signature);
+        }
+        queue.push(Job {
+            key,
+            signature,
+            message,
+            reply,
+        });
+    }
+    // The first caller to find nobody checking becomes the checker: it takes what is
+    // waiting, checks it as one batch, answers every caller of the batch, and goes on while
+    // jobs keep arriving, yielding to its executor between batches. The guard makes sure
+    // nobody is left waiting, also when the checker's own call is cancelled at a yield.
+    if !BUSY.swap(true, Ordering::AcqRel) {
+        let _checking = Checking;
+        while check_some() {
+            YieldNow(false).await;
+        }
+    }
+    answer.await.unwrap_or(false)
+}
+
+/// Takes up to [`MAX_BATCH`] waiting jobs, checks and answers them; false if none waited.
+fn check_some() -> bool {
+    let batch: Vec<Job> = {
+        let mut queue = queued();
+        let n = queue.len().min(MAX_BATCH);
+        queue.drain(..n).collect()
     };
-    let sent = verifier
-        .tx
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .try_send(job);
-    match sent {
-        // Canceled only if the thread is gone (it never exits while the process runs):
-        // refuse then.
-        Ok(()) => answer.await.unwrap_or(false),
-        Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-            keys::verify_sdk(&job.key, &job.message, &job.signature)
+    if batch.is_empty() {
+        return false;
+    }
+    let results = check(&batch);
+    for (job, ok) in batch.into_iter().zip(results) {
+        // The caller may have given up (its call was cancelled); nothing to do then.
+        let _ = job.reply.send(ok);
+    }
+    true
+}
+
+/// Held by the checker; on drop (done or cancelled) it checks what is still waiting and
+/// hands the role back. A job queued after the last look but before the role was released
+/// found the role taken, so its caller waits for an answer: look once more, and take the
+/// role back if nobody else did.
+struct Checking;
+
+impl Drop for Checking {
+    fn drop(&mut self) {
+        loop {
+            while check_some() {}
+            BUSY.store(false, Ordering::Release);
+            if queued().is_empty() || BUSY.swap(true, Ordering::AcqRel) {
+                return;
+            }
         }
     }
 }
 
-fn run(rx: &Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let results = check(&batch);
-        for (job, ok) in batch.drain(..).zip(results) {
-            // The caller may have given up (its call was cancelled); nothing to do then.
-            let _ = job.reply.send(ok);
+/// Returns `Pending` once (waking itself), so other tasks of the executor run.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
         }
     }
 }
@@ -180,7 +211,7 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_answers_many_callers_at_once() {
+    fn many_callers_at_once_are_answered() {
         let alice = Keypair::from_uri("//Alice").unwrap();
         let key = schnorrkel::PublicKey::from_bytes(&alice.public().0).unwrap();
         let calls: Vec<_> = (0..300u32)
@@ -199,5 +230,27 @@ mod tests {
         // all 300 queued at once: most are checked in batches, the forged ones alone
         let got = futures::executor::block_on(futures::future::join_all(calls));
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_checker_cancelled_at_its_yield_leaves_nobody_waiting() {
+        use std::task::Context;
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        let key = schnorrkel::PublicKey::from_bytes(&alice.public().0).unwrap();
+        let call = |m: &[u8]| verify(key, m.to_vec(), alice.sign(m).schnorrkel().unwrap());
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..20 {
+            // the first call becomes the checker, checks itself and yields
+            let mut checker = Box::pin(call(b"checker"));
+            assert!(checker.as_mut().poll(&mut cx).is_pending());
+            // the second queues behind it
+            let mut waiting = Box::pin(call(b"waiting"));
+            let _ = waiting.as_mut().poll(&mut cx);
+            // the checker's call is cancelled at its yield: the waiting call still gets
+            // its answer (from the guard, or from another test's checker)
+            drop(checker);
+            assert!(futures::executor::block_on(waiting));
+        }
     }
 }

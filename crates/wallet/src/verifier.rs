@@ -96,8 +96,8 @@ impl VerifierCache {
         }
     }
 
-    /// [`VerifierCache::verify`] with the signature check on the batching thread
-    /// ([`crate::batch`]): the same answers, at a lower cost per signature when many
+    /// [`VerifierCache::verify`] with the signature checked in a batch with the others
+    /// waiting ([`crate::batch`]): the same answers, at a lower cost per signature when many
     /// requests arrive together.
     pub async fn verify_batched(
         &self,

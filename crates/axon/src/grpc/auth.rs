@@ -80,9 +80,8 @@ impl Auth {
         })
     }
 
-    /// The verified caller, or the `UNAUTHENTICATED` details: the signature (checked on
-    /// the batching thread, `neuron_wallet::batch`, together with other requests that
-    /// arrived at the same time), the nonce again, the method, the blacklist.
+    /// The verified caller, or the `UNAUTHENTICATED` details: the signature (checked in a
+    /// batch with the other requests that arrived at the same time, `neuron_wallet::batch`), the nonce again, the method, the blacklist.
     async fn verify(&self, pending: Pending) -> Result<Caller, String> {
         let Pending {
             sender,
