@@ -52,20 +52,40 @@ fn topk_small(row: &[f32], k: usize) -> Vec<usize> {
     if k == 0 {
         return Vec::new();
     }
-    let mut worst = i32::MIN;
-    for (i, &v) in row.iter().enumerate() {
-        let r = rank(v);
-        if kept.len() == k && r <= worst {
-            continue;
+    // Blocks of 8 whose entries all rank at or below the worst kept are skipped with one
+    // (vectorized) test; once `k` are kept, that is most blocks of a peaked row.
+    let mut blocks = row.chunks_exact(8);
+    let mut base = 0;
+    for block in &mut blocks {
+        let ranks: [i32; 8] = std::array::from_fn(|j| rank(block[j]));
+        let worst = if kept.len() == k {
+            kept.last().map_or(i32::MIN, |w| w.0)
+        } else {
+            i32::MIN
+        };
+        if kept.len() < k || ranks.iter().any(|&r| r > worst) {
+            for (j, &r) in ranks.iter().enumerate() {
+                keep_ranked(&mut kept, k, base + j, r);
+            }
         }
-        let at = kept.partition_point(|&(kr, _)| kr >= r);
-        kept.insert(at, (r, i));
-        kept.truncate(k);
-        if let Some(&(last, _)) = kept.last() {
-            worst = last;
-        }
+        base += 8;
+    }
+    for (j, &v) in blocks.remainder().iter().enumerate() {
+        keep_ranked(&mut kept, k, base + j, rank(v));
     }
     kept.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Puts entry `i` of rank `r` into `kept` (best first, at most `k`) if it ranks strictly
+/// above the worst kept or `kept` is not full.
+#[inline]
+fn keep_ranked(kept: &mut Vec<(i32, usize)>, k: usize, i: usize, r: i32) {
+    if kept.len() == k && kept.last().is_some_and(|&(worst, _)| r <= worst) {
+        return;
+    }
+    let at = kept.partition_point(|&(kr, _)| kr >= r);
+    kept.insert(at, (r, i));
+    kept.truncate(k);
 }
 
 /// Descending order with NaN first (torch's `topk` treats NaN as the largest value).
@@ -80,7 +100,21 @@ fn desc(a: f32, b: f32) -> Ordering {
 
 /// Softmax of one row in place (max-subtracted, as torch).
 pub(crate) fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // max in 8 lanes (one dependency chain per lane, so it vectorizes); max ignores NaN as
+    // the one-lane fold did
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut blocks = row.chunks_exact(8);
+    for block in &mut blocks {
+        for (lane, &v) in lanes.iter_mut().zip(block) {
+            *lane = lane.max(v);
+        }
+    }
+    let max = blocks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for v in row.iter_mut() {
         *v = (*v - max).exp();

@@ -316,7 +316,11 @@ impl Receptor {
     ) -> Result<tonic::Request<TensorMessage>, String> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
-        let signature = MetadataValue::try_from(self.signer.take()).map_err(|e| e.to_string())?;
+        let mut signature =
+            MetadataValue::try_from(self.signer.take()).map_err(|e| e.to_string())?;
+        // Single-use and a credential: HPACK "never indexed", so neither side's header table
+        // stores it (nothing to evict per call, nothing for a compression oracle).
+        signature.set_sensitive(true);
         let md = request.metadata_mut();
         md.insert(
             metadata::AUTH_HEADER,
