@@ -58,12 +58,7 @@ fn topk_small(row: &[f32], k: usize) -> Vec<usize> {
     let mut base = 0;
     for block in &mut blocks {
         let ranks: [i32; 8] = std::array::from_fn(|j| rank(block[j]));
-        let worst = if kept.len() == k {
-            kept.last().map_or(i32::MIN, |w| w.0)
-        } else {
-            i32::MIN
-        };
-        if kept.len() < k || ranks.iter().any(|&r| r > worst) {
+        if kept.len() < k || ranks.iter().any(|&r| r > kept[k - 1].0) {
             for (j, &r) in ranks.iter().enumerate() {
                 keep_ranked(&mut kept, k, base + j, r);
             }

@@ -252,7 +252,12 @@ mod tests {
             // the checker's call is cancelled at its yield: the waiting call still gets
             // its answer (from the guard, or from another test's checker)
             drop(checker);
-            assert!(futures::executor::block_on(waiting));
+            // awaited on another thread, so a call left waiting fails the test instead of
+            // hanging it
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(futures::executor::block_on(waiting)));
+            let answer = rx.recv_timeout(std::time::Duration::from_secs(10));
+            assert_eq!(answer, Ok(true), "the waiting call was never answered");
         }
     }
 }

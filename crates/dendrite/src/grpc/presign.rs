@@ -19,13 +19,14 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use neuron_protocol::signing;
 use neuron_wallet::Keypair;
 use tokio::sync::Notify;
 
 use super::clock::NonceClock;
+use super::receptor::lock;
 
 /// Signatures waiting for the presigning thread, at most.
 pub const QUEUE: usize = 4096;
@@ -56,11 +57,6 @@ pub(crate) struct Signer {
     queued: AtomicBool,
     /// Calls that used a presigned header.
     used: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock only means another thread panicked mid-update of plain data.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How a [`Signer`] is set up.

@@ -209,7 +209,7 @@ pub struct Receptor {
     config: Config,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means another thread panicked mid-update of plain data.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
