@@ -761,7 +761,11 @@ impl Default for LegacyNonces {
 #[derive(Debug)]
 pub(crate) struct KeyTable<V> {
     map: LruCache<u128, V>,
-    tombstones: Box<[u64]>,
+    /// Empty until the first eviction, then `slots` entries: a table that never evicts
+    /// costs nothing (each legacy axon used to zero 512 KiB at start).
+    tombstones: Vec<u64>,
+    /// The number of tombstone slots (a power of two).
+    slots: usize,
     hasher: KeyHasher,
 }
 
@@ -795,7 +799,8 @@ impl<V> KeyTable<V> {
         let slots = tombstone_slots.max(1).next_power_of_two();
         Self {
             map: crate::bounded_lru(cap),
-            tombstones: vec![0; slots].into_boxed_slice(),
+            tombstones: Vec::new(),
+            slots,
             hasher: KeyHasher::new(),
         }
     }
@@ -809,11 +814,12 @@ impl<V> KeyTable<V> {
 
     fn slot(&self, key: u128) -> usize {
         // The table length is a power of two; the low bits of a SipHash are uniform.
-        (key as usize) & (self.tombstones.len() - 1)
+        (key as usize) & (self.slots - 1)
     }
 
     pub(crate) fn tombstone(&self, key: u128) -> u64 {
-        self.tombstones[self.slot(key)]
+        // No eviction yet: every tombstone is zero.
+        self.tombstones.get(self.slot(key)).copied().unwrap_or(0)
     }
 
     /// True when a key sharing `key`'s slot was evicted with a nonce `>= nonce`.
@@ -835,6 +841,9 @@ impl<V> KeyTable<V> {
             && let Some((old_key, old)) = self.map.push(key, new())
             && old_key != key
         {
+            if self.tombstones.is_empty() {
+                self.tombstones = vec![0; self.slots];
+            }
             let slot = self.slot(old_key);
             self.tombstones[slot] = self.tombstones[slot].max(newest(&old));
             evicted(&old);
