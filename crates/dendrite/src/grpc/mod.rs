@@ -26,6 +26,7 @@ pub mod autograd;
 mod clock;
 mod endpoint;
 mod error;
+mod gather;
 mod inputs;
 mod metrics;
 mod modality;

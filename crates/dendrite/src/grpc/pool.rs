@@ -12,6 +12,7 @@ use neuron_wallet::Keypair;
 
 use super::endpoint::Endpoint;
 use super::error::{Error, Result};
+use super::gather::gather;
 use super::receptor::{Config, Outcome, Receptor, State};
 
 /// Default `max_active_receptors` (upstream `--dendrite.max_active_receptors`).
@@ -184,18 +185,18 @@ impl ReceptorPool {
             return Ok(vec![outcome]);
         }
         let shared: Arc<[SynapseSpec]> = synapses.into();
-        let tasks = receptors.iter().zip(inputs).map(|(r, x)| {
+        let calls = receptors.iter().zip(inputs).map(|(r, x)| {
             let (r, x, synapses) = (r.clone(), x.clone(), shared.clone());
-            tokio::spawn(async move { r.forward_as(&synapses, &x, timeout, form).await })
+            async move { r.forward_as(&synapses, &x, timeout, form).await }
         });
-        let joined = join_all(tasks.collect::<Vec<_>>()).await;
+        let joined = gather(calls.collect()).await;
         let outcomes = joined
             .into_iter()
             .zip(inputs)
             .map(|(result, x)| {
-                result.unwrap_or_else(|e| {
-                    let message = format!("receptor task failed: {e}");
-                    Outcome::failed(synapses, x, ReturnCode::UnknownException, &message, form)
+                result.unwrap_or_else(|| {
+                    let message = "receptor task failed: it panicked or its runtime shut down";
+                    Outcome::failed(synapses, x, ReturnCode::UnknownException, message, form)
                 })
             })
             .collect();

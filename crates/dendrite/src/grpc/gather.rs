@@ -1,0 +1,142 @@
+//! Running one future per endpoint as tokio tasks and waiting for all of them, with one
+//! wake-up of the caller.
+//!
+//! Awaiting the tasks' `JoinHandle`s (`join_all`) wakes the caller each time a task ends.
+//! A caller on the thread of `Runtime::block_on` (as under `#[tokio::main]`) is parked
+//! between those wake-ups, so a fan-out to 256 endpoints cost 256 futex wake-ups and
+//! context switches of that thread, on top of the calls themselves. Here each task puts
+//! its output in its own slot and counts down; the task that ends last wakes the caller,
+//! once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::receptor::lock;
+
+struct Shared<T> {
+    slots: Box<[Mutex<Option<T>>]>,
+    left: AtomicUsize,
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+/// Counts one task down when dropped: after its output is stored, or while the task
+/// unwinds from a panic or is dropped by a runtime shutting down (its slot stays empty).
+struct CountDown<T>(Arc<Shared<T>>);
+
+impl<T> Drop for CountDown<T> {
+    fn drop(&mut self) {
+        if self.0.left.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(done) = lock(&self.0.done).take()
+        {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Spawns every future as a tokio task and returns their outputs in order, once all have
+/// ended; `None` for a task that panicked or was cancelled. Dropping the returned future
+/// leaves the tasks running to their end (as dropping `JoinHandle`s does).
+pub(crate) async fn gather<T, F>(futures: Vec<F>) -> Vec<Option<T>>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    if futures.is_empty() {
+        return Vec::new();
+    }
+    let (done, finished) = oneshot::channel();
+    let shared = Arc::new(Shared {
+        slots: futures.iter().map(|_| Mutex::new(None)).collect(),
+        left: AtomicUsize::new(futures.len()),
+        done: Mutex::new(Some(done)),
+    });
+    for (i, future) in futures.into_iter().enumerate() {
+        let count = CountDown(shared.clone());
+        tokio::spawn(async move {
+            let output = future.await;
+            *lock(&count.0.slots[i]) = Some(output);
+            drop(count);
+        });
+    }
+    // The sender is only dropped unsent once every task has counted down and it was
+    // sent, so an error here cannot mean a task is still running.
+    let _ = finished.await;
+    shared.slots.iter().map(|slot| lock(slot).take()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outputs_come_back_in_order_whatever_order_tasks_end_in() {
+        let futures: Vec<_> = (0..300u64)
+            .map(|i| async move {
+                // tasks yield a different number of times, so they end out of order
+                for _ in 0..(300 - i) % 7 {
+                    tokio::task::yield_now().await;
+                }
+                i * 2
+            })
+            .collect();
+        let out = gather(futures).await;
+        assert_eq!(out, (0..300u64).map(|i| Some(i * 2)).collect::<Vec<_>>());
+        assert!(
+            gather(Vec::<std::future::Ready<u8>>::new())
+                .await
+                .is_empty()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_task_gives_none_and_the_others_still_count() {
+        let futures: Vec<std::pin::Pin<Box<dyn Future<Output = u8> + Send>>> = vec![
+            Box::pin(async { 1 }),
+            Box::pin(async { panic!("this task fails on purpose") }),
+            Box::pin(async { 3 }),
+        ];
+        let out = tokio::time::timeout(Duration::from_secs(10), gather(futures))
+            .await
+            .expect("gather must not wait for a task that panicked");
+        assert_eq!(out, vec![Some(1), None, Some(3)]);
+    }
+
+    #[test]
+    fn tasks_dropped_by_a_runtime_shutting_down_release_the_caller() {
+        // the caller waits on another runtime; the tasks run (and are dropped) on this one
+        let tasks = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel();
+        let (out_tx, out_rx) = std::sync::mpsc::channel();
+        {
+            let handle = tasks.handle().clone();
+            std::thread::spawn(move || {
+                let _guard = handle.enter();
+                let out = futures::executor::block_on(gather(vec![
+                    Box::pin(async move {
+                        ran_tx.send(()).unwrap();
+                        7u8
+                    }) as std::pin::Pin<Box<dyn Future<Output = u8> + Send>>,
+                    Box::pin(std::future::pending()),
+                ]));
+                out_tx.send(out).unwrap();
+            });
+        }
+        // the first task has run (its output is stored in the same poll); the second
+        // never ends and is dropped by the shutdown
+        ran_rx.recv().unwrap();
+        tasks.shutdown_timeout(Duration::from_secs(10));
+        let out = out_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the caller was never released");
+        assert_eq!(out, vec![Some(7), None]);
+    }
+}
