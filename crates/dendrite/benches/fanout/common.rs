@@ -10,6 +10,10 @@
 //!      the compact top-k form (`text_causal_lm_topk`);
 //!    * real `neuron_axon::grpc::Service` axons (sr25519 verified, nonce checked, a model
 //!      with 64 logits per position, top-k packed by the axon), both forms.
+//!
+//!    References in the same run: bare tonic unary calls (the transport floor) and, for
+//!    the log-probs form, allocating and filling its outputs with no calls at all (1.65 GB
+//!    a round for 256 axons: the memory floor any dense-output implementation pays).
 //! 2. **single endpoint**: one caller, one call in flight, for `SECS` seconds: the legacy
 //!    dialect (`TextDendrite::text_causal_lm_topk` to one real gRPC axon) beside the HTTP
 //!    dialect (`neuron_dendrite::Dendrite` to `neuron_axon::Axon` serving
@@ -292,6 +296,35 @@ async fn bare_fanout(endpoints: &[Endpoint], rounds: usize) -> Timing {
     }
 }
 
+/// The memory floor of the log-probs form: the time to allocate and fill the outputs a
+/// round returns (`axons` tensors of `[2, 16, VOCAB_SIZE]` f32, 1.65 GB for 256) on two
+/// threads, with nothing else going on. Any implementation that hands the caller dense
+/// full-vocabulary outputs writes at least this much. p50 and p90.
+fn memory_floor(axons: usize, rounds: usize) -> (Duration, Duration) {
+    let len = 2 * 16 * neuron_legacy::VOCAB_SIZE;
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..=rounds {
+        let start = Instant::now();
+        let outputs: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let halves: Vec<_> = [axons / 2, axons - axons / 2]
+                .into_iter()
+                .map(|n| {
+                    scope.spawn(move || (0..n).map(|_| vec![-9.5f32; len]).collect::<Vec<_>>())
+                })
+                .collect();
+            halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let elapsed = start.elapsed();
+        assert_eq!(outputs.len(), axons);
+        drop(outputs);
+        if round > 0 {
+            samples.push(elapsed);
+        }
+    }
+    samples.sort();
+    (percentile(&samples, 0.5), percentile(&samples, 0.9))
+}
+
 /// Sequential calls for `secs`; calls per second.
 async fn rate<F, Fut>(secs: f64, mut call: F) -> f64
 where
@@ -417,6 +450,13 @@ pub fn main(allocator: &str) {
             } else {
                 "stub axons (no auth)"
             };
+            if !real && form.as_deref() == Some("logprobs") {
+                let (p50, p90) = memory_floor(axons, rounds.min(10));
+                println!(
+                    "  {:<30} {:<34}: p50 {p50:>10.2?}  p90 {p90:>10.2?}  (memory floor of the log-probs form)",
+                    "allocate + fill the outputs", "2 threads, no calls"
+                );
+            }
             if !real && form.as_deref() != Some("logprobs") {
                 let Timing { p50, p90, cpu } = bare_fanout(&endpoints, rounds).await;
                 println!(
