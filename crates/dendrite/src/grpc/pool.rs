@@ -163,7 +163,8 @@ impl ReceptorPool {
     /// [`ReceptorPool::forward`] with TEXT_CAUSAL_LM results in `form`.
     ///
     /// With several endpoints, each endpoint's call runs as its own tokio task, so that
-    /// encoding, signing and decoding spread over the runtime's worker threads.
+    /// encoding, signing and decoding spread over the runtime's worker threads; the caller
+    /// is woken once, when the last call has ended.
     pub async fn forward_as(
         &self,
         endpoints: &[Endpoint],
