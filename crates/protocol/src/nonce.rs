@@ -813,7 +813,7 @@ impl<V> KeyTable<V> {
     }
 
     fn slot(&self, key: u128) -> usize {
-        // The table length is a power of two; the low bits of a SipHash are uniform.
+        // The slot count is a power of two; the low bits of a SipHash are uniform.
         (key as usize) & (self.slots - 1)
     }
 

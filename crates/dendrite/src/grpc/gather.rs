@@ -61,8 +61,8 @@ where
             drop(count);
         });
     }
-    // The sender is only dropped unsent once every task has counted down and it was
-    // sent, so an error here cannot mean a task is still running.
+    // The last task to count down sends. The sender cannot be dropped unsent while
+    // `shared`, which holds it, is alive here, so this returns only once all have ended.
     let _ = finished.await;
     shared.slots.iter().map(|slot| lock(slot).take()).collect()
 }
