@@ -29,6 +29,8 @@
 //! child process of its own, so no row inherits the heap of another.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
@@ -170,6 +172,19 @@ struct Timing {
     cpu: Duration,
 }
 
+impl Timing {
+    /// From each round's wall and CPU times.
+    fn of(mut wall: Vec<Duration>, mut cpu: Vec<Duration>) -> Self {
+        wall.sort();
+        cpu.sort();
+        Self {
+            p50: percentile(&wall, 0.5),
+            p90: percentile(&wall, 0.9),
+            cpu: percentile(&cpu, 0.5),
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -236,13 +251,7 @@ async fn fanout(
             cpu.push(cpu_used);
         }
     }
-    samples.sort();
-    cpu.sort();
-    Timing {
-        p50: percentile(&samples, 0.5),
-        p90: percentile(&samples, 0.9),
-        cpu: percentile(&cpu, 0.5),
-    }
+    Timing::of(samples, cpu)
 }
 
 /// The transport floor: the same fan-out as bare tonic unary calls (one prebuilt, unsigned
@@ -272,28 +281,38 @@ async fn bare_fanout(endpoints: &[Endpoint], rounds: usize) -> Timing {
     let mut cpu = Vec::with_capacity(rounds);
     for round in 0..=rounds {
         let (start, cpu_start) = (Instant::now(), process_cpu());
-        let tasks: Vec<_> = clients
-            .iter()
-            .map(|c| {
-                let (mut c, m) = (c.clone(), message.clone());
-                tokio::spawn(async move { c.forward(m).await.map(|r| r.into_inner().return_code) })
-            })
-            .collect();
-        for t in futures::future::join_all(tasks).await {
-            assert_eq!(t.unwrap().unwrap(), ReturnCode::Success as i32);
+        // one task per call, and one wake-up of this task when the last ends (as
+        // `ReceptorPool` does), so the floor pays no wake-up per call either
+        let (left, ok) = (
+            Arc::new(AtomicUsize::new(clients.len())),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let done = Arc::new(tokio::sync::Notify::new());
+        for c in &clients {
+            let (mut c, m) = (c.clone(), message.clone());
+            let (left, ok, done) = (left.clone(), ok.clone(), done.clone());
+            tokio::spawn(async move {
+                let code = c.forward(m).await.map(|r| r.into_inner().return_code);
+                if code.is_ok_and(|code| code == ReturnCode::Success as i32) {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+                if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    done.notify_one();
+                }
+            });
         }
+        done.notified().await;
+        assert_eq!(
+            ok.load(Ordering::Relaxed),
+            clients.len(),
+            "bare tonic calls failed"
+        );
         if round > 0 {
             samples.push(start.elapsed());
             cpu.push(process_cpu() - cpu_start);
         }
     }
-    samples.sort();
-    cpu.sort();
-    Timing {
-        p50: percentile(&samples, 0.5),
-        p90: percentile(&samples, 0.9),
-        cpu: percentile(&cpu, 0.5),
-    }
+    Timing::of(samples, cpu)
 }
 
 /// The memory floor of the log-probs form: the time to allocate and fill the outputs a
