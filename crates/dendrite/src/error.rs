@@ -26,8 +26,9 @@ pub enum Failure {
     /// sent).
     #[error("failed to build request: {0}")]
     Request(String),
-    /// A quorum was reached first and this call was abandoned (408).
-    #[error("cancelled after quorum")]
+    /// The call was abandoned before it ended (408): a quorum was reached first, or the
+    /// task running it stopped (its runtime shut down).
+    #[error("cancelled")]
     Cancelled,
 }
 

@@ -30,11 +30,18 @@ mod clock;
 mod config;
 mod dendrite;
 mod error;
+mod gather;
 pub mod grpc;
 pub mod http;
 pub mod native;
 mod response;
 mod timings;
+
+/// Locks `m`. A poisoned lock only means another thread panicked in the middle of an update
+/// of plain data (counters, slots, ready values), which stays usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 pub use axon::{AxonInfo, Target};
 pub use clock::Clock;

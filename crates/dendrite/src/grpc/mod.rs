@@ -26,7 +26,6 @@ pub mod autograd;
 mod clock;
 mod endpoint;
 mod error;
-mod gather;
 mod inputs;
 mod metrics;
 mod modality;

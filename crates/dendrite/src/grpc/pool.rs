@@ -10,9 +10,10 @@ use neuron_legacy::{CausalLmForm, SynapseSpec};
 use neuron_protocol::legacy::ReturnCode;
 use neuron_wallet::Keypair;
 
+use crate::gather::gather;
+
 use super::endpoint::Endpoint;
 use super::error::{Error, Result};
-use super::gather::gather;
 use super::receptor::{Config, Outcome, Receptor, State};
 
 /// Default `max_active_receptors` (upstream `--dendrite.max_active_receptors`).

@@ -26,7 +26,7 @@ use neuron_wallet::Keypair;
 use tokio::sync::Notify;
 
 use super::clock::NonceClock;
-use super::receptor::lock;
+use crate::lock;
 
 /// Signatures waiting for the presigning thread, at most.
 pub const QUEUE: usize = 4096;

@@ -1,6 +1,6 @@
 //! [`Receptor`]: one gRPC channel to one remote axon (wire-legacy §4, §7, §8).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
@@ -13,6 +13,8 @@ use prost::Message as _;
 use tokio::sync::Semaphore;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Channel;
+
+use crate::lock;
 
 use super::clock::NonceClock as Clock;
 use super::endpoint::Endpoint;
@@ -207,11 +209,6 @@ pub struct Receptor {
     state: Mutex<State>,
     stats: Mutex<Stats>,
     config: Config,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock only means another thread panicked mid-update of plain data.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn new_uid() -> String {

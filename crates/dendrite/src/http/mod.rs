@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use crate::axon::{AxonInfo, Target};
 use crate::dendrite::Dendrite;
 use crate::error::Failure;
+use crate::gather::gather;
 use crate::response::{Response, axon_process_time};
 use crate::timings::Timings;
 
@@ -56,6 +57,10 @@ impl Dendrite {
     /// Calls every target at once and returns one response per target, in input order,
     /// when the last one finished or reached its deadline. A [`Target`] can carry its own
     /// timeout; others use `timeout` (or the configured default).
+    ///
+    /// Each call runs as a tokio task of its own, so signing, encoding and parsing spread
+    /// over the runtime's worker threads; the caller is woken once, when the last call
+    /// ended. Dropping the returned future aborts the calls still running.
     pub async fn forward<T, I>(
         &self,
         targets: I,
@@ -70,20 +75,41 @@ impl Dendrite {
         let start = Instant::now();
         let timeout = self.timeout_or_default(timeout.into());
         let shared = prepare(synapse, self.config().unicode);
-        let calls = targets.into_iter().map(|target| {
-            let target: Target = target.into();
-            let shared = shared.clone();
-            async move {
-                self.run(
-                    &shared,
-                    &target.axon,
-                    target.timeout.unwrap_or(timeout),
-                    start,
-                )
-                .await
-            }
-        });
-        futures::future::join_all(calls).await
+        let targets: Vec<Target> = targets.into_iter().map(Into::into).collect();
+        if let [target] = targets.as_slice() {
+            // One target: no task to hand the work to.
+            let timeout = target.timeout.unwrap_or(timeout);
+            return vec![self.run(&shared, &target.axon, timeout, start).await];
+        }
+        let calls = targets
+            .iter()
+            .map(|target| {
+                let (this, shared, target) = (self.clone(), shared.clone(), target.clone());
+                async move {
+                    let timeout = target.timeout.unwrap_or(timeout);
+                    this.run(&shared, &target.axon, timeout, start).await
+                }
+            })
+            .collect();
+        gather(calls)
+            .await
+            .into_iter()
+            .zip(&targets)
+            .map(|(response, target)| {
+                response.unwrap_or_else(|| {
+                    let timeout = target.timeout.unwrap_or(timeout);
+                    let local = unsent(&shared, &target.axon, timeout);
+                    let message = "Request cancelled: the call's task stopped before it ended";
+                    failed(
+                        local,
+                        Failure::Cancelled,
+                        message.to_owned(),
+                        start,
+                        Timings::default(),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Calls every target at once and yields `(index, response)` as each call finishes

@@ -1,20 +1,22 @@
-//! Running one future per endpoint as tokio tasks and waiting for all of them, with one
+//! Running one future per target as tokio tasks and waiting for all of them, with one
 //! wake-up of the caller.
 //!
-//! Awaiting the tasks' `JoinHandle`s (`join_all`) wakes the caller each time a task ends.
-//! A caller on the thread of `Runtime::block_on` (as under `#[tokio::main]`) is parked
-//! between those wake-ups, so a fan-out to 256 endpoints cost 256 futex wake-ups and
-//! context switches of that thread, on top of the calls themselves. Here each task puts
-//! its output in its own slot and counts down; the task that ends last wakes the caller,
-//! once.
+//! A fan-out's calls run as tasks of their own so that signing, encoding and decoding
+//! spread over the runtime's worker threads instead of all running on the caller's.
+//! Awaiting the tasks' `JoinHandle`s (`join_all`) would wake the caller each time a task
+//! ends; a caller on the thread of `Runtime::block_on` (as under `#[tokio::main]`) is
+//! parked between those wake-ups, so a fan-out to 256 targets would cost 256 futex wake-ups
+//! and context switches of that thread on top of the calls. Here each task puts its output
+//! in its own slot and counts down; the task that ends last wakes the caller, once.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 
-use super::receptor::lock;
+use crate::lock;
 
 struct Shared<T> {
     slots: Box<[Mutex<Option<T>>]>,
@@ -36,9 +38,20 @@ impl<T> Drop for CountDown<T> {
     }
 }
 
+/// Aborts the tasks still running when the caller stops waiting for them.
+struct AbortOnDrop(Vec<AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Spawns every future as a tokio task and returns their outputs in order, once all have
 /// ended; `None` for a task that panicked or was cancelled. Dropping the returned future
-/// leaves the tasks running to their end (as dropping `JoinHandle`s does).
+/// aborts the tasks still running, as dropping the futures themselves would have.
 pub(crate) async fn gather<T, F>(futures: Vec<F>) -> Vec<Option<T>>
 where
     T: Send + 'static,
@@ -53,17 +66,20 @@ where
         left: AtomicUsize::new(futures.len()),
         done: Mutex::new(Some(done)),
     });
+    let mut running = AbortOnDrop(Vec::with_capacity(futures.len()));
     for (i, future) in futures.into_iter().enumerate() {
         let count = CountDown(shared.clone());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let output = future.await;
             *lock(&count.0.slots[i]) = Some(output);
             drop(count);
         });
+        running.0.push(task.abort_handle());
     }
     // The last task to count down sends. The sender cannot be dropped unsent while
     // `shared`, which holds it, is alive here, so this returns only once all have ended.
     let _ = finished.await;
+    running.0.clear();
     shared.slots.iter().map(|slot| lock(slot).take()).collect()
 }
 
@@ -104,6 +120,39 @@ mod tests {
             .await
             .expect("gather must not wait for a task that panicked");
         assert_eq!(out, vec![Some(1), None, Some(3)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_wait_aborts_the_tasks_still_running() {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let flag = Flag(dropped.clone());
+        let never = async move {
+            let _flag = flag;
+            let _ = started_tx.send(());
+            std::future::pending::<u8>().await
+        };
+        let mut waiting = Box::pin(gather(vec![never]));
+        // poll until the task has started, then stop waiting
+        tokio::select! {
+            _ = &mut waiting => unreachable!("a task that never ends cannot complete"),
+            _ = started_rx => {}
+        }
+        drop(waiting);
+        // the aborted task's future is dropped, with its flag
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !dropped.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the task was not aborted");
     }
 
     #[test]
