@@ -10,7 +10,9 @@
 //! Fan-outs ([`Dendrite::forward`], [`Dendrite::forward_stream`],
 //! [`Dendrite::forward_quorum`]) hash and serialize the synapse once and then cost one
 //! signature per axon; every axon has its own deadline, counted from the start of the
-//! fan-out.
+//! fan-out. `forward` runs each call as a task of its own, so the signatures and the
+//! parsing spread over the runtime's worker threads; the as-completed forms run their calls
+//! in the caller's task, where dropping the stream (or reaching the quorum) cancels them.
 
 mod reply;
 mod request;
