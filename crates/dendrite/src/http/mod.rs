@@ -99,16 +99,8 @@ impl Dendrite {
             .zip(&targets)
             .map(|(response, target)| {
                 response.unwrap_or_else(|| {
-                    let timeout = target.timeout.unwrap_or(timeout);
-                    let local = unsent(&shared, &target.axon, timeout);
                     let message = "Request cancelled: the call's task stopped before it ended";
-                    failed(
-                        local,
-                        Failure::Cancelled,
-                        message.to_owned(),
-                        start,
-                        Timings::default(),
-                    )
+                    cancelled(&shared, target, timeout, start, message.to_owned())
                 })
             })
             .collect()
@@ -206,16 +198,8 @@ impl Dendrite {
             .zip(&targets)
             .map(|(slot, target)| {
                 slot.unwrap_or_else(|| {
-                    let timeout = target.timeout.unwrap_or(timeout);
-                    let local = unsent(&shared, &target.axon, timeout);
                     let message = format!("Request cancelled: quorum of {quorum} reached");
-                    failed(
-                        local,
-                        Failure::Cancelled,
-                        message,
-                        start,
-                        Timings::default(),
-                    )
+                    cancelled(&shared, target, timeout, start, message)
                 })
             })
             .collect()
@@ -296,6 +280,25 @@ impl Dendrite {
 fn prepare<T: Synapse>(synapse: T, unicode: Unicode) -> Shared<T> {
     let fields = Arc::new(synapse);
     Arc::new(Prepared::new(fields.clone(), unicode).map_err(|failure| (failure, fields)))
+}
+
+/// The response of a call abandoned before it ended (408, [`Failure::Cancelled`]).
+fn cancelled<T: Synapse>(
+    shared: &Shared<T>,
+    target: &Target,
+    timeout: Duration,
+    start: Instant,
+    message: String,
+) -> Response<T> {
+    let timeout = target.timeout.unwrap_or(timeout);
+    let local = unsent(shared, &target.axon, timeout);
+    failed(
+        local,
+        Failure::Cancelled,
+        message,
+        start,
+        Timings::default(),
+    )
 }
 
 fn unsent<T: Synapse>(shared: &Shared<T>, axon: &AxonInfo, timeout: Duration) -> Local<T> {
