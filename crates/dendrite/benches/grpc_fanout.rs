@@ -7,6 +7,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "fanout/common.rs"]
 mod common;
+#[path = "fanout/timing.rs"]
+mod timing;
 
 fn main() {
     common::main("mimalloc");

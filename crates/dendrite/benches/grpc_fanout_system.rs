@@ -4,6 +4,8 @@
 
 #[path = "fanout/common.rs"]
 mod common;
+#[path = "fanout/timing.rs"]
+mod timing;
 
 fn main() {
     common::main("system allocator");

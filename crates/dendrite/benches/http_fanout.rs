@@ -21,17 +21,11 @@ use neuron_dendrite::{AxonInfo, Config, Dendrite};
 use neuron_examples::Dummy;
 use neuron_wallet::Keypair;
 
+#[path = "fanout/timing.rs"]
+mod timing;
+use timing::{Timing, positional_args, process_cpu};
+
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// CPU time used by the whole process so far (every thread, user and system).
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 async fn start_axons(n: usize) -> (Vec<AxonInfo>, Vec<Running>) {
     let mut targets = Vec::with_capacity(n);
@@ -72,10 +66,7 @@ async fn round(dendrite: &Dendrite, targets: &[AxonInfo], one_task: bool) -> usi
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = positional_args();
     let axons: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(256);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
     println!("http_fanout: Dummy to {axons} loopback axons, {rounds} rounds");
@@ -98,8 +89,7 @@ fn main() {
                     cpu.push(process_cpu() - cpu_start);
                 }
             }
-            wall.sort();
-            cpu.sort();
+            let timing = Timing::of(wall, cpu);
             let what = if one_task {
                 "calls in one task (reference)"
             } else {
@@ -107,9 +97,7 @@ fn main() {
             };
             println!(
                 "  {what:<30}: p50 {:>10.2?}  p90 {:>10.2?}  (CPU {:.1?} a round)",
-                percentile(&wall, 0.5),
-                percentile(&wall, 0.9),
-                percentile(&cpu, 0.5)
+                timing.p50, timing.p90, timing.cpu
             );
         }
     });

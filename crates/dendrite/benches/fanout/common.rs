@@ -43,6 +43,8 @@ use neuron_transport::legacy_grpc::bittensor_server::{Bittensor, BittensorServer
 use neuron_transport::server::{Config as ServerConfig, Server, ServerHandle};
 use neuron_wallet::Keypair;
 
+use crate::timing::{Timing, percentile, positional_args, process_cpu};
+
 const TOPK: usize = 8;
 const TARGET: Duration = Duration::from_millis(20);
 
@@ -157,36 +159,6 @@ async fn start_axons(n: usize, real: bool) -> (Vec<Endpoint>, Vec<ServerHandle>)
         servers.push(handle);
     }
     (endpoints, servers)
-}
-
-/// CPU time used by the whole process so far (every thread, user and system).
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// The p50 and p90 of a round's wall time, and the median CPU time of a round.
-struct Timing {
-    p50: Duration,
-    p90: Duration,
-    cpu: Duration,
-}
-
-impl Timing {
-    /// From each round's wall and CPU times.
-    fn of(mut wall: Vec<Duration>, mut cpu: Vec<Duration>) -> Self {
-        wall.sort();
-        cpu.sort();
-        Self {
-            p50: percentile(&wall, 0.5),
-            p90: percentile(&wall, 0.9),
-            cpu: percentile(&cpu, 0.5),
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn all_succeeded(out: &TextOutput, axons: usize, what: &str) {
@@ -422,10 +394,7 @@ pub fn main(allocator: &str) {
     let only = flag("--only=");
     let form = flag("--form=");
     let single = !flags.iter().any(|f| f == "--no-single");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = positional_args();
     let axons: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(256);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
     let secs: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3.0);
