@@ -13,7 +13,7 @@ fn topk(row: &[f32], k: usize) -> (Vec<f32>, Vec<usize>) {
 /// The indices of [`topk`], best first.
 fn topk_indices(row: &[f32], k: usize) -> Vec<usize> {
     let k = k.min(row.len());
-    if k <= SMALL_K && u32::try_from(row.len()).is_ok() {
+    if fits_kept(row, k) {
         return topk_small(row, k);
     }
     let by_value_desc =
@@ -203,14 +203,7 @@ pub(crate) fn pack_topk_probs(logits: &mut [f32], width: usize, k: usize) -> Vec
     let mut kept = Kept::new();
     for row in logits.chunks_mut(width.max(1)) {
         softmax(row);
-        if k.min(row.len()) <= SMALL_K && u32::try_from(row.len()).is_ok() {
-            kept.scan(row, k.min(row.len()));
-            let best = kept.as_slice();
-            out.extend(best.iter().map(|&(_, i)| row[i as usize]));
-            out.extend(best.iter().map(|&(_, i)| i as f32));
-        } else {
-            push_topk(&mut out, row, k);
-        }
+        push_topk(&mut out, row, k, &mut kept);
     }
     out
 }
@@ -218,16 +211,32 @@ pub(crate) fn pack_topk_probs(logits: &mut [f32], width: usize, k: usize) -> Vec
 /// `[values(k) | ids(k)]` of every row (no softmax): the gradient encoding.
 pub(crate) fn pack_topk(values: &[f32], width: usize, k: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(values.len() / width.max(1) * 2 * k);
+    let mut kept = Kept::new();
     for row in values.chunks(width.max(1)) {
-        push_topk(&mut out, row, k);
+        push_topk(&mut out, row, k, &mut kept);
     }
     out
 }
 
-fn push_topk(out: &mut Vec<f32>, row: &[f32], k: usize) {
-    let ids = topk_indices(row, k);
-    out.extend(ids.iter().map(|&i| row[i]));
-    out.extend(ids.iter().map(|&i| i as f32));
+/// Appends `[values(k) | ids(k)]` of `row`, through `kept` (reused from row to row, so a
+/// row allocates nothing) when `k` is small enough for it.
+fn push_topk(out: &mut Vec<f32>, row: &[f32], k: usize, kept: &mut Kept) {
+    let k = k.min(row.len());
+    if fits_kept(row, k) {
+        kept.scan(row, k);
+        let best = kept.as_slice();
+        out.extend(best.iter().map(|&(_, i)| row[i as usize]));
+        out.extend(best.iter().map(|&(_, i)| i as f32));
+    } else {
+        let ids = topk_indices(row, k);
+        out.extend(ids.iter().map(|&i| row[i]));
+        out.extend(ids.iter().map(|&i| i as f32));
+    }
+}
+
+/// Whether the best `k` of `row` fit a [`Kept`] (`k` ≤ [`SMALL_K`], indices below 2³²).
+fn fits_kept(row: &[f32], k: usize) -> bool {
+    k <= SMALL_K && u32::try_from(row.len()).is_ok()
 }
 
 /// A token id sent as a float; `None` unless finite and in `0..vocab` (truncated like
